@@ -1,0 +1,41 @@
+# seqrec developer entry points. `make demo` and `make test` create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU wheel of torch; override for CUDA, e.g. `make install TORCH_SPEC="torch==2.13.0 --index-url ..."`.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.seqrec-installed
+
+.PHONY: install demo test lint golden bench bench-quality fuzz clean
+
+$(STAMP): pyproject.toml runtime/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_SPEC)
+	$(PIP) install -q -e ./runtime -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m seqrec_trainer.demo --output demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check trainer export runtime tests bench
+
+golden: $(STAMP)
+	$(PY) -m seqrec_export.golden tests/runtime/golden
+
+bench: $(STAMP)
+	$(PIP) install -q -e ".[bench]"
+	$(PY) bench/run_all.py
+
+bench-quality: $(STAMP)
+	$(PY) bench/quality_ml1m.py
+
+clean:
+	rm -rf demo_output build dist .pytest_cache

@@ -1,0 +1,132 @@
+"""Vectorised sequence building: interaction rows -> left-padded index matrices.
+
+The rule (shared by trainer and runtime, documented in ``docs/artifact.md``):
+
+1. Rows are sorted stably by (USER_ID, TIMESTAMP); rows with equal user and timestamp
+   keep their input order.
+2. Rows whose item is unknown (index 0) are dropped.
+3. The last ``max_len`` remaining items per user are kept and left-padded with 0.
+
+Output rows are users in ascending USER_ID order. No Python loop over users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .vocabulary import PAD_INDEX
+
+
+@dataclass
+class Sequences:
+    """Left-padded sequences, one row per user.
+
+    Attributes
+    ----------
+    user_ids
+        Distinct users in ascending order (row order of every matrix).
+    items
+        ``(n_users, max_len)`` int64 item indices, 0 = padding.
+    lengths
+        Number of real (non-pad) items per row.
+    aligned
+        Extra per-row value matrices (e.g. OUTCOME) aligned with ``items``, 0 at padding.
+    history_ptr, history_items
+        Every known item of every user (not only the last ``max_len``), in order, as CSR:
+        row ``r``'s items are ``history_items[history_ptr[r]:history_ptr[r + 1]]``.
+        Used to exclude everything a user has seen.
+    """
+
+    user_ids: np.ndarray
+    items: np.ndarray
+    lengths: np.ndarray
+    aligned: dict[str, np.ndarray]
+    history_ptr: np.ndarray
+    history_items: np.ndarray
+
+    def history_counts(self) -> np.ndarray:
+        """Number of known items (whole history) per row."""
+        return np.diff(self.history_ptr)
+
+    def seen_mask(self, start: int, stop: int, n_items: int) -> np.ndarray:
+        """Boolean ``(stop - start, n_items)`` mask of every known item rows ``start:stop`` saw."""
+        lo, hi = self.history_ptr[start], self.history_ptr[stop]
+        rows = np.repeat(np.arange(stop - start), np.diff(self.history_ptr[start : stop + 1]))
+        mask = np.zeros((stop - start, n_items + 1), dtype=bool)
+        mask[rows, self.history_items[lo:hi]] = True
+        return mask[:, 1:]
+
+
+def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """Stable order by (user, timestamp); ties keep input order."""
+    return np.lexsort((timestamps, user_codes))
+
+
+def build_sequences(
+    user_ids: np.ndarray,
+    item_index: np.ndarray,
+    timestamps: np.ndarray,
+    max_len: int,
+    aligned: dict[str, np.ndarray] | None = None,
+) -> Sequences:
+    """Group interaction rows into left-padded per-user sequences.
+
+    Parameters
+    ----------
+    user_ids
+        Normalised user ids, one per row.
+    item_index
+        Model item indices (``0`` = unknown item, dropped), one per row.
+    timestamps
+        Normalised numeric timestamps, one per row.
+    max_len
+        Number of most recent items kept per user (matrix width).
+    aligned
+        Optional per-row values carried along into ``(n_users, max_len)`` matrices.
+
+    Returns
+    -------
+    Sequences
+    """
+    users, user_codes = np.unique(user_ids, return_inverse=True)
+    user_codes = user_codes.reshape(-1)
+    n_users = len(users)
+    order = sort_order(user_codes, timestamps)
+    sorted_items = item_index[order]
+    keep = sorted_items != PAD_INDEX
+    order = order[keep]
+    sorted_items = sorted_items[keep]
+    sorted_users = user_codes[order]
+
+    counts = np.bincount(sorted_users, minlength=n_users)
+    ends = np.cumsum(counts)
+    rank_from_end = ends[sorted_users] - 1 - np.arange(len(sorted_users))
+    in_window = rank_from_end < max_len
+    rows = sorted_users[in_window]
+    cols = max_len - 1 - rank_from_end[in_window]
+
+    items = np.zeros((n_users, max_len), dtype=np.int64)
+    items[rows, cols] = sorted_items[in_window]
+    aligned_out: dict[str, np.ndarray] = {}
+    for name, values in (aligned or {}).items():
+        matrix = np.zeros((n_users, max_len), dtype=values.dtype)
+        matrix[rows, cols] = values[order][in_window]
+        aligned_out[name] = matrix
+    lengths = np.minimum(counts, max_len).astype(np.int64)
+    history_ptr = np.concatenate([[0], ends]).astype(np.int64)
+    return Sequences(users, items, lengths, aligned_out, history_ptr, sorted_items)
+
+
+def left_pad(item_index: np.ndarray, max_len: int) -> np.ndarray:
+    """Left-pad one user's ordered known item indices into a ``(1, width)`` matrix.
+
+    Unknown items (0) are dropped and only the last ``max_len`` are kept; ``width`` is
+    ``max(1, number of kept items)`` (the trimmed form, which the model scores exactly
+    like the padded one).
+    """
+    known = item_index[item_index != PAD_INDEX][-max_len:]
+    if len(known) == 0:
+        return np.zeros((1, 1), dtype=np.int64)
+    return known.astype(np.int64, copy=False).reshape(1, -1)

@@ -1,0 +1,65 @@
+"""Item vocabulary: original item ids <-> model indices.
+
+The vocabulary is the sorted array of distinct training item ids. Item ``vocabulary[k]``
+has model index ``k + 1``; index ``0`` is reserved for padding and is also what unknown
+ids encode to (they are then dropped from histories).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import IdTypeError
+from .table import ITEM_ID, normalize_ids
+
+PAD_INDEX = 0
+
+
+def id_dtype_name(ids: np.ndarray) -> str:
+    """Language-neutral dtype name of a normalised id array: ``"int64"`` or ``"string"``."""
+    return "string" if ids.dtype.kind == "U" else "int64"
+
+
+class ItemVocabulary:
+    """Sorted, distinct item ids with vectorised encoding.
+
+    Parameters
+    ----------
+    item_ids
+        Distinct ids; they are normalised and sorted ascending.
+    """
+
+    def __init__(self, item_ids: np.ndarray) -> None:
+        ids = normalize_ids(item_ids, ITEM_ID)
+        unique = np.unique(ids)
+        if len(unique) != len(ids):
+            raise IdTypeError("item vocabulary ids must be distinct")
+        self.ids: np.ndarray = unique
+        self.dtype_name: str = id_dtype_name(unique)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def check_same_type(self, ids: np.ndarray, column: str = ITEM_ID) -> None:
+        """Raise :class:`IdTypeError` when normalised ``ids`` differ in type from the vocabulary."""
+        if len(ids) and id_dtype_name(ids) != self.dtype_name:
+            raise IdTypeError(
+                f"{column} values are {id_dtype_name(ids)} but the model's item ids are "
+                f"{self.dtype_name}; convert them (e.g. df.{column}.astype("
+                f"{'str' if self.dtype_name == 'string' else 'int'})) so that 3 and '3' "
+                "are not silently different items"
+            )
+
+    def encode(self, ids: np.ndarray) -> np.ndarray:
+        """Map normalised ids to model indices (``1..n``); unknown ids map to ``0``."""
+        self.check_same_type(ids)
+        if len(self.ids) == 0 or len(ids) == 0:
+            return np.zeros(len(ids), dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        pos_clipped = np.minimum(pos, len(self.ids) - 1)
+        found = self.ids[pos_clipped] == ids
+        return np.where(found, pos_clipped + 1, PAD_INDEX).astype(np.int64)
+
+    def decode(self, indices: np.ndarray) -> np.ndarray:
+        """Map 0-based *column* indices (score matrix columns) back to original ids."""
+        return self.ids[indices]
