@@ -1,0 +1,1 @@
+"""seqrec export: trained model -> self-describing ONNX artifact."""

@@ -1,0 +1,21 @@
+"""seqrec trainer: SASRec sequential recommendation in PyTorch, scikit-rec style API."""
+
+from .data import InteractionsDataset, ItemsDataset
+from .errors import NotFittedError, SeqrecError
+from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
+from .recommender import SequentialRecommender
+from .scorer import SequentialScorer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InteractionsDataset",
+    "ItemsDataset",
+    "NotFittedError",
+    "SASRecClassifierEstimator",
+    "SASRecRegressorEstimator",
+    "SeqrecError",
+    "SequentialRecommender",
+    "SequentialScorer",
+    "__version__",
+]

@@ -1,0 +1,193 @@
+"""From validated interaction columns to training sequences and honest validation targets."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from seqrec_runtime.errors import InvalidParameterError
+from seqrec_runtime.sequences import build_sequences, sort_order
+from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID
+from seqrec_runtime.vocabulary import ItemVocabulary
+
+from ..errors import NotEnoughDataError
+from ..estimator.training import TrainingData, ValidationData
+
+logger = logging.getLogger("seqrec")
+
+
+@dataclass
+class PreparedData:
+    """Everything ``fit`` needs, plus counts for the training summary."""
+
+    train: TrainingData
+    valid: ValidationData | None
+    popularity: np.ndarray
+    summary: dict[str, int]
+
+
+def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None):
+    """Sorted union of interaction items and catalogue items (same id type required)."""
+    ids = interactions[ITEM_ID]
+    if items is not None:
+        extra = items[ITEM_ID]
+        vocab = ItemVocabulary(np.unique(ids))
+        vocab.check_same_type(extra, "items_ds ITEM_ID")
+        ids = np.concatenate([ids, extra])
+    return ItemVocabulary(np.unique(ids))
+
+
+def _validation_cut(
+    user_codes: np.ndarray, sorted_rows: np.ndarray, index: np.ndarray, timestamps: np.ndarray,
+    valid_user: np.ndarray, valid_index: np.ndarray, valid_time: np.ndarray, n_users: int,
+) -> np.ndarray:
+    """Per sorted row: True when it stays in training given each user's validation event.
+
+    For a user with a validation interaction at time ``t``, training keeps only rows that
+    come before it: rows with TIMESTAMP < t, and — when the validation row itself is in
+    the training table — tied rows that precede its first copy in the stable sort.
+    """
+    su = user_codes[sorted_rows]
+    st = timestamps[sorted_rows]
+    si = index[sorted_rows]
+    has_valid = np.zeros(n_users, dtype=bool)
+    has_valid[valid_user] = True
+    vt = np.zeros(n_users, dtype=timestamps.dtype)
+    vt[valid_user] = valid_time.astype(timestamps.dtype, copy=False)
+    vi = np.zeros(n_users, dtype=np.int64)
+    vi[valid_user] = valid_index
+
+    starts = np.searchsorted(su, np.arange(n_users))
+    position = np.arange(len(su)) - starts[su]
+    cut = np.bincount(su, weights=(st < vt[su]), minlength=n_users).astype(np.int64)
+    exact = np.flatnonzero(has_valid[su] & (st == vt[su]) & (si == vi[su]))
+    if len(exact):
+        users_with_copy, first = np.unique(su[exact], return_index=True)
+        cut[users_with_copy] = position[exact[first]]
+    return ~has_valid[su] | (position < cut[su])
+
+
+def prepare(
+    interactions: dict[str, np.ndarray],
+    valid: dict[str, np.ndarray] | None,
+    vocabulary: ItemVocabulary,
+    max_len: int,
+) -> PreparedData:
+    """Build ``(n, max_len + 1)`` training sequences and validation inputs/targets.
+
+    Rows are sorted stably by (USER_ID, TIMESTAMP) (ties keep input order) and the last
+    ``max_len + 1`` per user are kept. A validation target is never a training target:
+    each validated user's training rows stop before the validation interaction.
+    """
+    users, user_codes = np.unique(interactions[USER_ID], return_inverse=True)
+    user_codes = user_codes.reshape(-1)
+    index = vocabulary.encode(interactions[ITEM_ID])
+    timestamps = interactions[TIMESTAMP]
+    order = sort_order(user_codes, timestamps)
+    keep_sorted = np.ones(len(order), dtype=bool)
+    valid_data = None
+    n_valid_dropped = 0
+    if valid is not None:
+        valid_user, valid_index, valid_time, valid_outcome, n_valid_dropped = _match_validation(
+            valid, users, vocabulary
+        )
+        if valid_time.dtype.kind != timestamps.dtype.kind and not (
+            valid_time.dtype.kind in "if" and timestamps.dtype.kind in "if"
+        ):
+            raise InvalidParameterError("validation TIMESTAMP type differs from training")
+        if valid_time.dtype != timestamps.dtype:
+            timestamps = timestamps.astype(np.float64)
+            valid_time = valid_time.astype(np.float64)
+        keep_sorted = _validation_cut(
+            user_codes, order, index, timestamps, valid_user, valid_index, valid_time, len(users)
+        )
+    kept = order[keep_sorted]
+    outcome = interactions.get(OUTCOME)
+    aligned = {OUTCOME: outcome[kept]} if outcome is not None else None
+    seqs = build_sequences(user_codes[kept], index[kept], timestamps[kept], max_len + 1, aligned)
+    # build_sequences re-numbers users among those with kept rows; map back for validation
+    has_target = seqs.lengths >= 2
+    if not has_target.any():
+        raise NotEnoughDataError(
+            "no user has 2 or more interactions before their validation item, so there is "
+            "no (history, next item) pair to train on; pass longer histories"
+        )
+    if valid is not None:
+        inputs = np.zeros((len(users), max_len), dtype=np.int64)
+        present = np.zeros(len(users), dtype=bool)
+        inputs[seqs.user_ids] = seqs.items[:, 1:]
+        present[seqs.user_ids] = seqs.lengths > 0
+        usable = present[valid_user]
+        if not usable.all():
+            warnings.warn(
+                f"{int((~usable).sum())} validation user(s) have no training history before "
+                "their validation item; they are left out of validation",
+                UserWarning,
+                stacklevel=3,
+            )
+        if not usable.any():
+            raise NotEnoughDataError(
+                "no validation row is usable (unknown items or users without earlier "
+                "interactions); check valid_interactions_ds"
+            )
+        valid_data = ValidationData(
+            inputs=inputs[valid_user[usable]],
+            targets=valid_index[usable],
+            outcomes=valid_outcome[usable] if valid_outcome is not None else None,
+        )
+    popularity = np.bincount(index[kept], minlength=len(vocabulary) + 1)[1:].astype(np.float64)
+    popularity = (popularity / max(popularity.sum(), 1.0)).astype(np.float32)
+    train = TrainingData(
+        sequences=seqs.items[has_target],
+        outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
+    )
+    summary = {
+        "n_interactions": int(len(index)),
+        "n_train_rows_used": int(len(kept)),
+        "n_users": int(len(users)),
+        "n_train_sequences": int(has_target.sum()),
+        "n_items": int(len(vocabulary)),
+        "n_valid_targets": int(len(valid_data.targets)) if valid_data is not None else 0,
+        "n_valid_dropped": int(n_valid_dropped),
+    }
+    return PreparedData(train, valid_data, popularity, summary)
+
+
+def _match_validation(valid: dict[str, np.ndarray], users: np.ndarray, vocabulary: ItemVocabulary):
+    """Map validation rows to training user codes and item indices; one row per user."""
+    vocabulary.check_same_type(valid[ITEM_ID], "valid ITEM_ID")
+    if len(valid[USER_ID]) and len(users) and (valid[USER_ID].dtype.kind == "U") != (
+        users.dtype.kind == "U"
+    ):
+        raise InvalidParameterError(
+            "valid_interactions_ds USER_ID type differs from interactions_ds USER_ID type"
+        )
+    vu, counts = np.unique(valid[USER_ID], return_counts=True)
+    if (counts > 1).any():
+        raise InvalidParameterError(
+            f"valid_interactions_ds must hold at most one row per user (the held-out next "
+            f"item); user {vu[np.argmax(counts)]!r} has {counts.max()} rows"
+        )
+    pos = np.searchsorted(users, valid[USER_ID])
+    pos = np.minimum(pos, len(users) - 1)
+    known_user = users[pos] == valid[USER_ID]
+    valid_index = vocabulary.encode(valid[ITEM_ID])
+    usable = known_user & (valid_index > 0)
+    dropped = int((~usable).sum())
+    if dropped:
+        warnings.warn(
+            f"{dropped} validation row(s) have a user or item never seen in training; "
+            "they are left out of validation",
+            UserWarning,
+            stacklevel=4,
+        )
+    outcome = valid.get(OUTCOME)
+    return (
+        pos[usable],
+        valid_index[usable],
+        valid[TIMESTAMP][usable],
+        outcome[usable] if outcome is not None else None,
+        dropped,
+    )

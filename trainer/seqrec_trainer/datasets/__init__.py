@@ -1,0 +1,5 @@
+"""Embedded example data."""
+
+from .synthetic import make_sequential_interactions
+
+__all__ = ["make_sequential_interactions"]

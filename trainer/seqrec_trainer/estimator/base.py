@@ -1,0 +1,283 @@
+"""Shared estimator logic of the SASRec classifier and regressor."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..errors import InvalidParameterError, NotFittedError
+from ..model import SASRecNetwork
+from .losses import LossFn
+from .params import ParamsMixin
+from .training import LoopConfig, TrainingData, ValidationData, run_training
+
+logger = logging.getLogger("seqrec")
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+_MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
+
+
+class SASRecEstimatorBase(ParamsMixin):
+    """SASRec estimator: ``__init__`` stores parameters; ``fit`` learns ``network_``.
+
+    Parameters
+    ----------
+    hidden_units, num_blocks, num_heads, dropout_rate
+        Architecture (``hidden_units`` must be divisible by ``num_heads``).
+    num_negatives
+        Negatives per target for ``"bce"``; negatives per batch for ``"sampled_softmax"``.
+    max_len
+        Longest history the model reads (synced from the recommender).
+    learning_rate, epochs, batch_size, optimizer_name, weight_decay
+        Optimisation (``optimizer_name`` in ``adam``, ``adamw``, ``sgd``).
+    loss_fn_name
+        Classifier: ``"bce"``, ``"ce"``, ``"sampled_softmax"``; regressor: ``"mse"``.
+    early_stopping_patience
+        Stop after this many epochs without improvement of ``monitor`` (needs validation).
+    restore_best_weights
+        With validation data, end with the weights of the best epoch (patience or not).
+    device
+        ``None``/``"cpu"``, ``"cuda"``, ``"cuda:1"``... (CPU by default).
+    random_state
+        Seed for initialisation, shuffling, negatives and dropout; ``fit`` twice = same model.
+    verbose
+        0 silent, 1 progress bar, 2 also logs every epoch.
+    monitor
+        ``"val_loss"`` (default) or ``"val_ndcg@10"`` / ``"val_hr@10"`` (full ranking of the
+        validation target, seen items removed; classifiers only).
+    label_smoothing
+        Label smoothing of the ``"ce"`` loss.
+    lr_schedule
+        ``"constant"`` or ``"cosine"`` (decay to 0 over all steps).
+    warmup_epochs
+        Linear learning-rate warm-up length in epochs (may be fractional).
+    max_grad_norm
+        Gradient clipping norm, ``None`` for none.
+    """
+
+    _losses: ClassVar[dict[str, LossFn]] = {}
+    _kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        hidden_units: int = 50,
+        num_blocks: int = 2,
+        num_heads: int = 1,
+        dropout_rate: float = 0.2,
+        num_negatives: int = 1,
+        max_len: int = 50,
+        learning_rate: float = 0.001,
+        epochs: int = 200,
+        batch_size: int = 128,
+        optimizer_name: str = "adam",
+        loss_fn_name: str = "bce",
+        weight_decay: float = 0.0,
+        early_stopping_patience: int | None = None,
+        restore_best_weights: bool = True,
+        device: str | None = None,
+        random_state: int | None = None,
+        verbose: int = 0,
+        monitor: str = "val_loss",
+        label_smoothing: float = 0.0,
+        lr_schedule: str = "constant",
+        warmup_epochs: float = 0.0,
+        max_grad_norm: float | None = None,
+    ) -> None:
+        self.hidden_units = hidden_units
+        self.num_blocks = num_blocks
+        self.num_heads = num_heads
+        self.dropout_rate = dropout_rate
+        self.num_negatives = num_negatives
+        self.max_len = max_len
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer_name = optimizer_name
+        self.loss_fn_name = loss_fn_name
+        self.weight_decay = weight_decay
+        self.early_stopping_patience = early_stopping_patience
+        self.restore_best_weights = restore_best_weights
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.monitor = monitor
+        self.label_smoothing = label_smoothing
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
+        self.max_grad_norm = max_grad_norm
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self, has_validation: bool) -> None:
+        positive_ints = ("hidden_units", "num_blocks", "num_heads", "num_negatives",
+                         "max_len", "epochs", "batch_size")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise InvalidParameterError(f"{name} must be a positive int, got {value!r}")
+        if self.hidden_units % self.num_heads:
+            raise InvalidParameterError(
+                f"hidden_units={self.hidden_units} must be divisible by num_heads={self.num_heads}"
+            )
+        if not 0.0 <= float(self.dropout_rate) < 1.0:
+            raise InvalidParameterError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        if not float(self.learning_rate) > 0:
+            raise InvalidParameterError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.loss_fn_name not in self._losses:
+            raise InvalidParameterError(
+                f"loss_fn_name={self.loss_fn_name!r} is not one of {sorted(self._losses)} "
+                f"for {type(self).__name__}"
+            )
+        if self.optimizer_name not in _OPTIMIZERS:
+            raise InvalidParameterError(
+                f"optimizer_name={self.optimizer_name!r} is not one of {sorted(_OPTIMIZERS)}"
+            )
+        if self.monitor not in _MONITORS or (self.monitor != "val_loss" and self._kind != "classifier"):
+            raise InvalidParameterError(
+                f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
+                "'val_hr@10'"
+            )
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InvalidParameterError(
+                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+            )
+        if self.early_stopping_patience is not None:
+            if int(self.early_stopping_patience) < 1:
+                raise InvalidParameterError("early_stopping_patience must be >= 1 or None")
+            if not has_validation:
+                raise InvalidParameterError(
+                    "early_stopping_patience is set but no validation data was given; pass "
+                    "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
+                    "second-to-last interaction) or set early_stopping_patience=None"
+                )
+
+    def _resolve_device(self) -> torch.device:
+        if self.device in (None, "cpu"):
+            return torch.device("cpu")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameterError(
+                f"device={self.device!r} was requested but CUDA is not available in this torch "
+                "build; use device=None (CPU) or install a CUDA build of torch"
+            )
+        return device
+
+    # ------------------------------------------------------------------ fitting
+    def build_network(self, n_items: int) -> SASRecNetwork:
+        """A freshly initialised network for ``n_items`` items."""
+        return SASRecNetwork(
+            n_items=n_items,
+            max_len=self.max_len,
+            hidden_units=self.hidden_units,
+            num_blocks=self.num_blocks,
+            num_heads=self.num_heads,
+            dropout_rate=self.dropout_rate,
+        )
+
+    def fit(
+        self,
+        sequences: np.ndarray,
+        n_items: int,
+        outcomes: np.ndarray | None = None,
+        valid: ValidationData | None = None,
+    ) -> SASRecEstimatorBase:
+        """Train on ``(n, max_len + 1)`` left-padded index sequences.
+
+        Parameters
+        ----------
+        sequences
+            Item indices (``1..n_items``, 0 = padding); every position with a real item
+            and a real next item is a training target.
+        n_items
+            Catalogue size.
+        outcomes
+            OUTCOME aligned with ``sequences`` (soft labels / weights / regression
+            targets); ``None`` means 1 everywhere.
+        valid
+            Held-out targets for validation loss, early stopping and best-epoch restore.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params(valid is not None)
+        device = self._resolve_device()
+        seed = self.random_state
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            network = self.build_network(n_items).to(device)
+            generator = torch.Generator(device=device)
+            generator.manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**62))
+            optimizer = _OPTIMIZERS[self.optimizer_name](
+                network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            )
+            steps_per_epoch = -(-len(sequences) // self.batch_size)
+            scheduler = self._scheduler(optimizer, steps_per_epoch)
+            config = LoopConfig(
+                epochs=int(self.epochs),
+                batch_size=int(self.batch_size),
+                loss_fn=self._losses[self.loss_fn_name],
+                loss_kwargs=self._loss_kwargs(generator, outcomes is not None),
+                patience=self.early_stopping_patience,
+                restore_best_weights=bool(self.restore_best_weights),
+                monitor=self.monitor,
+                max_grad_norm=self.max_grad_norm,
+                compute_ranking_metrics=self._kind == "classifier",
+                verbose=int(self.verbose),
+            )
+            history, best_epoch = run_training(
+                network, optimizer, scheduler, TrainingData(sequences, outcomes), valid,
+                config, device, generator,
+            )
+        network.eval()
+        self.network_ = network
+        self.n_items_ = int(n_items)
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.device_ = device
+        return self
+
+    def _loss_kwargs(self, generator: torch.Generator, has_outcome: bool) -> dict[str, Any]:
+        return {
+            "num_negatives": int(self.num_negatives),
+            "generator": generator,
+            "label_smoothing": float(self.label_smoothing),
+            "weighted": has_outcome,
+        }
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+        total = max(1, int(self.epochs) * steps_per_epoch)
+        warmup = int(float(self.warmup_epochs) * steps_per_epoch)
+        if self.lr_schedule == "constant" and warmup == 0:
+            return None
+        cosine = self.lr_schedule == "cosine"
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            if not cosine:
+                return 1.0
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + np.cos(np.pi * min(1.0, progress)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    # ------------------------------------------------------------------ inference
+    def check_is_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless ``fit`` has run."""
+        if not hasattr(self, "network_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call train()/fit() first"
+            )
+
+    @torch.no_grad()
+    def predict_scores(self, item_seq: np.ndarray) -> np.ndarray:
+        """Scores ``(n, n_items)`` float32 for left-padded index rows (one batch)."""
+        self.check_is_fitted()
+        self.network_.eval()
+        tensor = torch.as_tensor(item_seq, dtype=torch.long, device=self.device_)
+        return self.network_(tensor).float().cpu().numpy()

@@ -1,0 +1,228 @@
+"""The training loop: batching without host<->device copies, validation, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..model import SASRecNetwork
+from .losses import LossFn
+
+logger = logging.getLogger("seqrec")
+
+
+@dataclass
+class TrainingData:
+    """Training sequences: ``(n, max_len + 1)`` left-padded indices and aligned OUTCOME."""
+
+    sequences: np.ndarray
+    outcomes: np.ndarray | None
+
+
+@dataclass
+class ValidationData:
+    """One held-out target per user: its input window, target index and OUTCOME."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    outcomes: np.ndarray | None
+
+
+@dataclass
+class LoopConfig:
+    """Settings of one ``fit`` run (resolved from estimator parameters)."""
+
+    epochs: int
+    batch_size: int
+    loss_fn: LossFn
+    loss_kwargs: dict[str, Any]
+    patience: int | None
+    restore_best_weights: bool
+    monitor: str
+    max_grad_norm: float | None
+    compute_ranking_metrics: bool
+    verbose: int
+
+
+def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
+    """Drop leading columns that are padding in every row (at least one column kept)."""
+    real_cols = (batch != 0).any(dim=0)
+    first = int(torch.argmax(real_cols.to(torch.int8)).item()) if bool(real_cols.any()) else 0
+    return batch[:, min(first, batch.shape[1] - 1):]
+
+
+def training_step_loss(
+    network: SASRecNetwork,
+    seqs: torch.Tensor,
+    outcomes: torch.Tensor | None,
+    loss_fn: LossFn,
+    loss_kwargs: dict[str, Any],
+) -> torch.Tensor:
+    """Loss of one batch: every position with a real input and a real next item is a target."""
+    width = seqs.shape[1]
+    seqs = trim_to_longest(seqs)
+    if outcomes is not None:
+        outcomes = outcomes[:, width - seqs.shape[1]:]
+    inputs, targets = seqs[:, :-1], seqs[:, 1:]
+    hidden = network.encode(inputs)
+    valid = (inputs != 0) & (targets != 0)
+    h = hidden[valid]
+    t = targets[valid]
+    y = outcomes[:, 1:][valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
+    return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
+
+
+@torch.no_grad()
+def validate(
+    network: SASRecNetwork,
+    valid: ValidationData,
+    loss_fn: LossFn,
+    loss_kwargs: dict[str, Any],
+    device: torch.device,
+    batch_size: int,
+    ranking_metrics: bool,
+) -> dict[str, float]:
+    """Validation loss (and full-ranking NDCG@10 / HR@10 with seen items removed)."""
+    network.eval()
+    items = network.item_weights()
+    total_loss, total_ndcg, total_hr, n = 0.0, 0.0, 0.0, 0
+    for start in range(0, len(valid.targets), batch_size):
+        stop = start + batch_size
+        inputs = trim_to_longest(torch.as_tensor(valid.inputs[start:stop], device=device))
+        targets = torch.as_tensor(valid.targets[start:stop], device=device)
+        if valid.outcomes is not None:
+            y = torch.as_tensor(valid.outcomes[start:stop], device=device)
+        else:
+            y = torch.ones(len(targets), device=device)
+        h = network.encode_last(inputs)
+        loss = loss_fn(h, targets, y, items, **loss_kwargs)
+        total_loss += float(loss) * len(targets)
+        if ranking_metrics:
+            scores = h @ items.T
+            target_scores = scores.gather(1, (targets - 1).unsqueeze(1))
+            seen = torch.zeros(
+                (scores.shape[0], scores.shape[1] + 1), dtype=torch.bool, device=device
+            )
+            seen.scatter_(1, inputs, True)
+            seen.scatter_(1, targets.unsqueeze(1), False)
+            scores = scores.masked_fill(seen[:, 1:], float("-inf"))
+            rank = (scores > target_scores).sum(1).float()
+            total_ndcg += float(torch.where(rank < 10, 1.0 / torch.log2(rank + 2), 0.0).sum())
+            total_hr += float((rank < 10).float().sum())
+        n += len(targets)
+    metrics = {"val_loss": total_loss / max(n, 1)}
+    if ranking_metrics:
+        metrics["val_ndcg@10"] = total_ndcg / max(n, 1)
+        metrics["val_hr@10"] = total_hr / max(n, 1)
+    return metrics
+
+
+class BestTracker:
+    """Keeps the best monitored value, its epoch and a copy of its weights."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.maximize = monitor != "val_loss"
+        self.best = -math.inf if self.maximize else math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.epochs_since_best = 0
+
+    def update(self, epoch: int, metrics: dict[str, float], network: SASRecNetwork) -> None:
+        value = metrics[self.monitor]
+        improved = value > self.best if self.maximize else value < self.best
+        if improved:
+            self.best, self.best_epoch, self.epochs_since_best = value, epoch, 0
+            self.best_state = copy.deepcopy(network.state_dict())
+        else:
+            self.epochs_since_best += 1
+
+
+def run_training(
+    network: SASRecNetwork,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    data: TrainingData,
+    valid: ValidationData | None,
+    config: LoopConfig,
+    device: torch.device,
+    generator: torch.Generator,
+) -> tuple[list[dict[str, float]], int | None]:
+    """Train ``network`` in place; return per-epoch history and the restored best epoch."""
+    seqs = torch.as_tensor(data.sequences, device=device)
+    outcomes = (
+        torch.as_tensor(data.outcomes, dtype=torch.float32, device=device)
+        if data.outcomes is not None
+        else None
+    )
+    n = seqs.shape[0]
+    tracker = BestTracker(config.monitor) if valid is not None else None
+    history: list[dict[str, float]] = []
+    progress = _progress_bar(config)
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        network.train()
+        order = torch.randperm(n, device=device, generator=generator)
+        total, batches = 0.0, 0
+        for start in range(0, n, config.batch_size):
+            idx = order[start : start + config.batch_size]
+            batch_outcomes = outcomes[idx] if outcomes is not None else None
+            loss = training_step_loss(
+                network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            total += float(loss.detach())
+            batches += 1
+        record = {"epoch": epoch, "loss": total / max(batches, 1)}
+        if valid is not None:
+            record.update(
+                validate(
+                    network, valid, config.loss_fn, config.loss_kwargs, device,
+                    config.batch_size * 4, config.compute_ranking_metrics,
+                )
+            )
+        record["time_s"] = time.perf_counter() - started
+        history.append(record)
+        _report(progress, record, config.verbose)
+        if tracker is not None:
+            tracker.update(epoch, record, network)
+            if config.patience is not None and tracker.epochs_since_best >= config.patience:
+                logger.info("early stopping at epoch %d (best epoch %d)", epoch, tracker.best_epoch)
+                break
+    if progress is not None:
+        progress.close()
+    restored = None
+    if tracker is not None and config.restore_best_weights and tracker.best_state is not None:
+        network.load_state_dict(tracker.best_state)
+        restored = tracker.best_epoch
+    return history, restored
+
+
+def _progress_bar(config: LoopConfig):
+    if config.verbose <= 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=config.epochs, desc="SASRec", unit="epoch")
+
+
+def _report(progress, record: dict[str, float], verbose: int) -> None:
+    shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")}
+    if progress is not None:
+        progress.set_postfix(shown)
+        progress.update(1)
+    if verbose > 1:
+        logger.info("epoch %d %s (%.1fs)", record["epoch"], shown, record["time_s"])

@@ -1,0 +1,72 @@
+"""Atomic directory writes, hashing and JSON helpers (shared by save and export)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ids_to_json(ids: np.ndarray) -> dict[str, Any]:
+    """Language-neutral encoding of a normalised id array."""
+    if ids.dtype.kind == "U":
+        return {"dtype": "string", "values": ids.tolist()}
+    return {"dtype": "int64", "values": [int(v) for v in ids]}
+
+
+def ids_from_json(doc: dict[str, Any]) -> np.ndarray:
+    """Inverse of :func:`ids_to_json`."""
+    if doc["dtype"] == "string":
+        return np.array(doc["values"], dtype=str)
+    return np.array(doc["values"], dtype=np.int64)
+
+
+def write_json(path: str | Path, doc: Any) -> None:
+    """Write ``doc`` as UTF-8 JSON."""
+    Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces ``target`` only on success.
+
+    If the body raises, the temporary directory is removed and an existing ``target`` is
+    left untouched, so an interrupted save/export never leaves a half-written artifact.
+    """
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        for child in tmp.iterdir():  # flush file contents before the rename
+            if child.is_file():
+                with open(child, "rb") as handle:
+                    os.fsync(handle.fileno())
+        if target.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            backup.rmdir()
+            os.replace(target, backup)
+            os.replace(tmp, target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

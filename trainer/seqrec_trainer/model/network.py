@@ -1,0 +1,99 @@
+"""The SASRec network: embeddings, causal blocks, tied output scores."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .attention import causal_padding_mask, last_query_mask
+from .blocks import TransformerBlock
+
+
+class SASRecNetwork(nn.Module):
+    """Self-attentive sequential recommender (Kang & McAuley, 2018), pre-LN variant.
+
+    Inputs are left-padded item indices (0 = padding, items are ``1..n_items``). Positions
+    are counted from the END of the row, so a row trimmed to its real items scores exactly
+    like the same row padded to ``max_len``.
+
+    Parameters
+    ----------
+    n_items
+        Number of items (the embedding table has ``n_items + 1`` rows, row 0 = padding).
+    max_len
+        Longest input accepted (size of the positional table).
+    hidden_units, num_blocks, num_heads, dropout_rate
+        Architecture hyperparameters.
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int,
+        hidden_units: int = 50,
+        num_blocks: int = 2,
+        num_heads: int = 1,
+        dropout_rate: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.n_items = n_items
+        self.max_len = max_len
+        self.hidden_units = hidden_units
+        self.item_embedding = nn.Embedding(n_items + 1, hidden_units, padding_idx=0)
+        self.position_embedding = nn.Embedding(max_len, hidden_units)
+        self.embedding_dropout = nn.Dropout(dropout_rate)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
+        )
+        self.final_norm = nn.LayerNorm(hidden_units, eps=1e-8)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Small normal init for embeddings (pad row zero), Xavier for linear layers."""
+        nn.init.normal_(self.item_embedding.weight, std=self.hidden_units**-0.5)
+        nn.init.normal_(self.position_embedding.weight, std=self.hidden_units**-0.5)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def _embed(self, item_seq: torch.Tensor) -> torch.Tensor:
+        length = item_seq.shape[1]
+        positions = (length - 1) - torch.arange(length, device=item_seq.device)
+        x = self.item_embedding(item_seq) * math.sqrt(self.hidden_units)
+        x = x + self.position_embedding(positions).unsqueeze(0)
+        return self.embedding_dropout(x)
+
+    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Hidden state at every position: ``(B, L, d)`` (used for training)."""
+        x = self._embed(item_seq)
+        mask = causal_padding_mask(item_seq)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.final_norm(x)
+
+    def encode_last(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Hidden state of the last position only: ``(B, d)``.
+
+        The final block computes only the last query (the others are never needed).
+        """
+        x = self._embed(item_seq)
+        blocks = list(self.blocks)
+        if len(blocks) > 1:
+            mask = causal_padding_mask(item_seq)
+            for block in blocks[:-1]:
+                x = block(x, mask)
+        x = blocks[-1](x, last_query_mask(item_seq), last_only=True)
+        return self.final_norm(x[:, -1, :])
+
+    def item_weights(self) -> torch.Tensor:
+        """Output embeddings of the real items, ``(n_items, d)`` (tied to the input table)."""
+        return self.item_embedding.weight[1:]
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Scores of every item for the next step: ``(B, n_items)`` float32."""
+        return self.encode_last(item_seq) @ self.item_weights().T

@@ -1,0 +1,111 @@
+"""Save / load a trained recommender: JSON config + vocabulary, torch state dict weights.
+
+No pickled Python objects: weights are a ``state_dict`` loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from seqrec_runtime.errors import ArtifactError, ArtifactIntegrityError, UnsupportedFormatError
+from seqrec_runtime.vocabulary import ItemVocabulary
+
+from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
+from .io import atomic_directory, ids_from_json, ids_to_json, sha256_file, write_json
+
+if TYPE_CHECKING:
+    from .recommender import SequentialRecommender
+
+MODEL_FORMAT = "seqrec-model"
+MODEL_FORMAT_VERSION = 1
+ESTIMATORS = {cls.__name__: cls for cls in (SASRecClassifierEstimator, SASRecRegressorEstimator)}
+FILES = ("config.json", "vocabulary.json", "weights.pt")
+
+
+def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+            for k, v in params.items()}
+
+
+def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Path:
+    """Write ``recommender`` to directory ``path`` atomically; return the path."""
+    scorer = recommender.scorer
+    estimator = scorer.estimator
+    with atomic_directory(path) as tmp:
+        state = {k: v.detach().cpu() for k, v in estimator.network_.state_dict().items()}
+        torch.save(state, tmp / "weights.pt")
+        write_json(tmp / "vocabulary.json", {
+            "item_ids": ids_to_json(scorer.vocabulary_.ids),
+            "popularity": [float(x) for x in scorer.popularity_],
+        })
+        write_json(tmp / "config.json", {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "estimator_class": type(estimator).__name__,
+            "estimator_params": _jsonable_params(estimator.get_params()),
+            "recommender": {"max_len": recommender.max_len},
+            "n_items": estimator.n_items_,
+            "best_epoch": estimator.best_epoch_,
+            "history": estimator.history_,
+            "training_summary": recommender.training_summary_,
+            "sha256": {"weights.pt": sha256_file(tmp / "weights.pt"),
+                       "vocabulary.json": sha256_file(tmp / "vocabulary.json")},
+        })
+    return Path(path)
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read and check ``config.json`` of a saved model directory."""
+    path = Path(path)
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise ArtifactError(f"{path} is not a saved seqrec model: missing {missing}")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path / 'config.json'} is not valid JSON: {exc}") from exc
+    if config.get("format") != MODEL_FORMAT:
+        raise UnsupportedFormatError(f"{path} holds format {config.get('format')!r}, not {MODEL_FORMAT!r}")
+    if int(config.get("format_version", 0)) > MODEL_FORMAT_VERSION:
+        raise UnsupportedFormatError(
+            f"{path} was written by a newer seqrec (format_version {config['format_version']}); "
+            "upgrade seqrec to load it"
+        )
+    if config.get("estimator_class") not in ESTIMATORS:
+        raise UnsupportedFormatError(f"unknown estimator_class {config.get('estimator_class')!r}")
+    for name, digest in config.get("sha256", {}).items():
+        if sha256_file(path / name) != digest:
+            raise ArtifactIntegrityError(f"{path / name} does not match its recorded sha256")
+    return config
+
+
+def load_recommender(path: str | Path) -> SequentialRecommender:
+    """Rebuild a :class:`SequentialRecommender` saved with :func:`save_recommender`."""
+    from .recommender import SequentialRecommender
+    from .scorer import SequentialScorer
+
+    path = Path(path)
+    config = read_config(path)
+    vocab_doc = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+    estimator = ESTIMATORS[config["estimator_class"]](**config["estimator_params"])
+    n_items = int(config["n_items"])
+    network = estimator.build_network(n_items)
+    state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    network.load_state_dict(state)
+    device = estimator._resolve_device()
+    estimator.network_ = network.to(device).eval()
+    estimator.n_items_ = n_items
+    estimator.history_ = config.get("history", [])
+    estimator.best_epoch_ = config.get("best_epoch")
+    estimator.device_ = device
+    scorer = SequentialScorer(estimator)
+    scorer.vocabulary_ = ItemVocabulary(ids_from_json(vocab_doc["item_ids"]))
+    scorer.popularity_ = np.asarray(vocab_doc["popularity"], dtype=np.float32)
+    scorer.subset_columns_ = None
+    recommender = SequentialRecommender(scorer, max_len=int(config["recommender"]["max_len"]))
+    recommender.training_summary_ = config.get("training_summary", {})
+    return recommender

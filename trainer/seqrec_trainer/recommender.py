@@ -1,0 +1,206 @@
+"""SequentialRecommender: the business layer (train, score, recommend, save/load)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from seqrec_runtime.batch import recommend_all, resolve_top_k
+from seqrec_runtime.histories import read_histories
+from seqrec_runtime.ranking import check_temperature, make_rng
+from seqrec_runtime.sequences import Sequences
+
+from .data.datasets import InteractionsDataset, ItemsDataset
+from .data.training import build_vocabulary, prepare
+from .errors import InvalidParameterError, InvalidParameterTypeError, NotFittedError
+from .scorer import SequentialScorer
+
+logger = logging.getLogger("seqrec")
+
+
+def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
+    if isinstance(data, InteractionsDataset):
+        return data.fetch_data()
+    if data is None:
+        raise InvalidParameterError(f"{name} is required")
+    return InteractionsDataset(data).fetch_data()
+
+
+class SequentialRecommender:
+    """Next-item recommender on SASRec (scikit-rec style).
+
+    Parameters
+    ----------
+    scorer
+        A :class:`SequentialScorer` wrapping a SASRec estimator.
+    max_len
+        Number of most recent interactions a user's history is truncated to. It wins over
+        the estimator's ``max_len`` (synced with a warning when they differ).
+
+    Notes
+    -----
+    Sequences: rows are sorted stably by (USER_ID, TIMESTAMP); rows with equal user and
+    timestamp keep their input order. At inference, items unknown to the model are
+    skipped; users with no known item get the training popularity as scores.
+    """
+
+    def __init__(self, scorer: SequentialScorer, max_len: int = 50) -> None:
+        self.scorer = scorer
+        self.max_len = max_len
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        items_ds: ItemsDataset | None = None,
+        interactions_ds: InteractionsDataset | None = None,
+        valid_interactions_ds: InteractionsDataset | None = None,
+    ) -> SequentialRecommender:
+        """Build sequences and fit the scorer's estimator.
+
+        Parameters
+        ----------
+        items_ds
+            Optional catalogue; items without interactions are scorable too.
+        interactions_ds
+            Training interactions (USER_ID, ITEM_ID, TIMESTAMP, optional OUTCOME).
+        valid_interactions_ds
+            Optional held-out interactions, at most one per user (e.g. each user's
+            second-to-last). A validated user's training rows stop before their validation
+            interaction, so no validation target is ever a training target, even when the
+            validation rows are also present in ``interactions_ds``.
+
+        Returns
+        -------
+        self
+        """
+        if isinstance(self.max_len, bool) or not isinstance(self.max_len, (int, np.integer)) \
+                or self.max_len < 1:
+            raise InvalidParameterError(f"max_len must be a positive int, got {self.max_len!r}")
+        interactions = _as_interactions(interactions_ds, "interactions_ds")
+        valid = (
+            _as_interactions(valid_interactions_ds, "valid_interactions_ds")
+            if valid_interactions_ds is not None
+            else None
+        )
+        items = None
+        if items_ds is not None:
+            items = items_ds.fetch_data() if isinstance(items_ds, ItemsDataset) else \
+                ItemsDataset(items_ds).fetch_data()
+        estimator = self.scorer.estimator
+        if estimator.max_len != self.max_len:
+            logger.warning(
+                "SequentialRecommender.max_len=%s differs from the estimator's max_len=%s; "
+                "using %s for both", self.max_len, estimator.max_len, self.max_len,
+            )
+            estimator.set_params(max_len=int(self.max_len))
+        started = time.perf_counter()
+        vocabulary = build_vocabulary(interactions, items)
+        prepared = prepare(interactions, valid, vocabulary, int(self.max_len))
+        self.scorer.fit(prepared, vocabulary)
+        self.training_summary_ = {
+            **prepared.summary,
+            "epochs_run": len(estimator.history_),
+            "best_epoch": estimator.best_epoch_,
+            "train_seconds": round(time.perf_counter() - started, 3),
+        }
+        return self
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def item_ids_(self) -> np.ndarray:
+        """Item ids in score-column order."""
+        return self.scorer.item_ids_
+
+    def _histories(self, interactions: Any) -> Sequences:
+        if not hasattr(self.scorer, "vocabulary_"):
+            raise NotFittedError("this SequentialRecommender is not trained yet; call train()")
+        if isinstance(interactions, InteractionsDataset):
+            interactions = interactions.fetch_data()
+        return read_histories(interactions, self.scorer.vocabulary_, int(self.max_len))
+
+    def score_items(self, interactions: Any, return_user_ids: bool = False):
+        """Score every item for every user in ``interactions``.
+
+        Parameters
+        ----------
+        interactions
+            USER_ID, ITEM_ID, TIMESTAMP rows (dict / DataFrame / pyarrow Table / dataset);
+            the last ``max_len`` known items per user are used.
+        return_user_ids
+            Also return the user ids of the rows.
+
+        Returns
+        -------
+        numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+            float32 ``(n_users, n_items)``, rows in ascending USER_ID order, columns in
+            ``item_ids_`` order; ``(user_ids, scores)`` with ``return_user_ids=True``.
+        """
+        seqs = self._histories(interactions)
+        scores = self.scorer.score_sequences(seqs)
+        return (seqs.user_ids, scores) if return_user_ids else scores
+
+    def recommend(
+        self,
+        interactions: Any,
+        top_k: int = 10,
+        sampling_temperature: float = 0.0,
+        exclude_seen: bool = False,
+        random_state: Any = None,
+        return_user_ids: bool = False,
+    ):
+        """Top-k item ids per user (deterministic, or sampled with a temperature).
+
+        Parameters
+        ----------
+        interactions
+            USER_ID, ITEM_ID, TIMESTAMP rows.
+        top_k
+            Items per user; clipped with a warning to the candidates available.
+        sampling_temperature
+            0 = deterministic top-k (ties: lower column first). > 0 = sampling without
+            replacement from ``softmax(scores / T)`` (Gumbel-top-k).
+        exclude_seen
+            Never recommend an item present anywhere in the user's given history.
+        random_state
+            None, int seed or ``numpy.random.Generator`` for sampling.
+        return_user_ids
+            Also return the user ids of the rows.
+
+        Returns
+        -------
+        numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+            ``(n_users, top_k)`` original item ids, rows in ascending USER_ID order.
+        """
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise InvalidParameterTypeError(f"exclude_seen must be a bool, got {exclude_seen!r}")
+        temperature = check_temperature(sampling_temperature)
+        rng = make_rng(random_state)
+        seqs = self._histories(interactions)
+        scorer = self.scorer
+        columns = scorer.subset_columns_
+        k = resolve_top_k(top_k, seqs, len(scorer.vocabulary_), bool(exclude_seen), columns)
+        picked = recommend_all(
+            seqs, scorer.estimator.predict_scores, scorer.popularity_, k, temperature, rng,
+            bool(exclude_seen), scorer.batch_size, columns,
+        )
+        recs = scorer.vocabulary_.ids[picked]
+        return (seqs.user_ids, recs) if return_user_ids else recs
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save to directory ``path`` (JSON config + vocabulary, state-dict weights)."""
+        from .persistence import save_recommender
+
+        if not hasattr(self.scorer, "vocabulary_"):
+            raise NotFittedError("cannot save an untrained SequentialRecommender")
+        return save_recommender(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SequentialRecommender:
+        """Load a recommender written by :meth:`save`."""
+        from .persistence import load_recommender
+
+        return load_recommender(path)
