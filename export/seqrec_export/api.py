@@ -1,0 +1,117 @@
+"""``export_onnx``: trained recommender -> validated, self-describing ONNX artifact."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from seqrec_trainer import SequentialRecommender
+from seqrec_trainer import __version__ as seqrec_version
+from seqrec_trainer.errors import NotFittedError
+from seqrec_trainer.io import atomic_directory, ids_to_json, sha256_file, write_json
+
+from .config import DEFAULT_ATOL, DEFAULT_TOP_K, graph_specs
+from .manifest import build_manifest
+from .onnx_graphs import choose_and_export
+from .validation import validate_export, validation_inputs
+
+logger = logging.getLogger("seqrec")
+
+
+def _resolve(recommender_or_model_dir: Any) -> SequentialRecommender:
+    if isinstance(recommender_or_model_dir, (str, Path)):
+        return SequentialRecommender.load(recommender_or_model_dir)
+    if not isinstance(recommender_or_model_dir, SequentialRecommender):
+        raise TypeError(
+            "export_onnx expects a trained SequentialRecommender or the directory it was "
+            f"saved to, got {type(recommender_or_model_dir).__name__}"
+        )
+    if not hasattr(recommender_or_model_dir.scorer, "vocabulary_"):
+        raise NotFittedError("cannot export an untrained SequentialRecommender")
+    return recommender_or_model_dir
+
+
+def export_onnx(
+    recommender_or_model_dir: Any,
+    output_dir: str | Path,
+    opset: int | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    atol: float = DEFAULT_ATOL,
+    validation_sequences: np.ndarray | None = None,
+) -> Path:
+    """Export a trained recommender to an artifact directory.
+
+    The graphs are exported with torch's dynamo exporter (dynamic batch and sequence
+    length up to ``max_len``), run in onnxruntime on inputs at other shapes than the
+    export example and compared with torch. Only when that passes is ``output_dir``
+    (atomically) replaced; a failed export leaves any previous artifact untouched.
+
+    Parameters
+    ----------
+    recommender_or_model_dir
+        A trained :class:`SequentialRecommender` or a directory written by ``save``.
+    output_dir
+        Artifact directory to create or replace.
+    opset
+        ONNX opset; default: 23 (fused Attention) when the installed onnxruntime runs it,
+        else 18.
+    top_k
+        ``k`` of the in-graph top-k graph (clipped to the catalogue size).
+    atol
+        Largest accepted absolute score difference between onnxruntime and torch.
+    validation_sequences
+        Optional real ``(n, <= max_len)`` index rows to validate on as well.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output_dir``.
+
+    Raises
+    ------
+    ExportValidationError
+        (``OutputNamesMismatchError``, ``ShapeMismatchError``, ``ToleranceError``,
+        ``TopKMismatchError``) when the exported graph does not match torch.
+    """
+    recommender = _resolve(recommender_or_model_dir)
+    scorer = recommender.scorer
+    estimator = scorer.estimator
+    network = copy.deepcopy(estimator.network_).cpu().eval()
+    n_items = len(scorer.vocabulary_)
+    max_len = int(recommender.max_len)
+    k = max(1, min(int(top_k), n_items))
+    specs = graph_specs(n_items, k)
+    with atomic_directory(output_dir) as tmp:
+        used_opset = choose_and_export(network, max_len, n_items, k, specs, tmp, opset)
+        report = validate_export(
+            network, tmp, specs, k, atol,
+            validation_inputs(n_items, max_len, sequences=validation_sequences),
+        )
+        hashes = {spec.file: sha256_file(tmp / spec.file) for spec in specs}
+        training = {
+            "estimator_class": type(estimator).__name__,
+            "estimator_params": {k_: v for k_, v in estimator.get_params().items()
+                                 if isinstance(v, (int, float, str, bool, type(None)))},
+            "summary": getattr(recommender, "training_summary_", {}),
+            "best_epoch": estimator.best_epoch_,
+            "last_epoch": estimator.history_[-1] if estimator.history_ else None,
+            "export_validation": report.to_json(),
+        }
+        manifest = build_manifest(
+            seqrec_version=seqrec_version,
+            estimator_kind=estimator._kind,
+            opset=used_opset,
+            max_len=max_len,
+            item_ids=ids_to_json(scorer.vocabulary_.ids),
+            fallback_scores=scorer.popularity_,
+            specs=specs,
+            file_hashes=hashes,
+            training=training,
+        )
+        write_json(tmp / "manifest.json", manifest)
+    logger.info("exported %s (opset %d, max |diff| %.2e)", output_dir, used_opset,
+                report.max_abs_diff)
+    return Path(output_dir)

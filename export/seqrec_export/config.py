@@ -1,0 +1,61 @@
+"""Declarative description of what an export produces (optimum style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Preferred opset: 23 exports SDPA as the fused ONNX ``Attention`` op (measured ~1.4x
+#: faster batch scoring in onnxruntime 1.32 on 2 CPU cores). Fallback when the installed
+#: onnxruntime cannot run it.
+PREFERRED_OPSET = 23
+FALLBACK_OPSET = 18
+DEFAULT_TOP_K = 100
+DEFAULT_ATOL = 1e-4
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, dtype and symbolic shape of one graph input or output."""
+
+    name: str
+    dtype: str
+    shape: tuple[str | int, ...]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """One ONNX file of the artifact."""
+
+    key: str
+    file: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file,
+            **self.extra,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+        }
+
+
+def graph_specs(n_items: int, k: int) -> tuple[GraphSpec, GraphSpec]:
+    """The two graphs of format version 1: full scores and in-graph top-k."""
+    item_seq = TensorSpec("item_seq", "int64", ("batch", "seq_len"))
+    scores = GraphSpec(
+        "scores", "model.onnx", (item_seq,),
+        (TensorSpec("scores", "float32", ("batch", n_items)),),
+    )
+    topk = GraphSpec(
+        "topk", "model_topk.onnx",
+        (item_seq, TensorSpec("exclude_items", "int64", ("batch", "n_exclude"))),
+        (TensorSpec("top_scores", "float32", ("batch", k)),
+         TensorSpec("top_indices", "int64", ("batch", k))),
+        extra={"k": k},
+    )
+    return scores, topk

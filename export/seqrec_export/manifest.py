@@ -1,0 +1,52 @@
+"""``manifest.json`` of an artifact (format version 1, see docs/artifact.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from .config import GraphSpec
+
+ARTIFACT_FORMAT = "seqrec-onnx-artifact"
+ARTIFACT_FORMAT_VERSION = 1
+SEQUENCE_RULE = (
+    "Sort a user's rows stably by (USER_ID, TIMESTAMP) (equal timestamps keep input order); "
+    "drop rows whose ITEM_ID is not in item_ids; keep the last max_len remaining items; map "
+    "item_ids.values[k] to index k+1; left-pad with pad_index to the batch's longest row. "
+    "scores[:, j] is the score of item_ids.values[j]. Users with no known item get "
+    "fallback.scores."
+)
+
+
+def build_manifest(
+    *,
+    seqrec_version: str,
+    estimator_kind: str,
+    opset: int,
+    max_len: int,
+    item_ids: dict[str, Any],
+    fallback_scores: np.ndarray,
+    specs: tuple[GraphSpec, ...],
+    file_hashes: dict[str, str],
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """Assemble the manifest document."""
+    return {
+        "format": ARTIFACT_FORMAT,
+        "format_version": ARTIFACT_FORMAT_VERSION,
+        "seqrec_version": seqrec_version,
+        "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "estimator_kind": estimator_kind,
+        "opset": opset,
+        "max_len": max_len,
+        "pad_index": 0,
+        "n_items": len(item_ids["values"]),
+        "item_ids": item_ids,
+        "sequence_rule": SEQUENCE_RULE,
+        "fallback": {"kind": "popularity", "scores": [float(x) for x in fallback_scores]},
+        "files": file_hashes,
+        "graphs": {spec.key: spec.to_json() for spec in specs},
+        "training": training,
+    }

@@ -1,0 +1,36 @@
+"""Export-time wrappers around the trained network (tensors in, tensors out)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ScoresGraph(nn.Module):
+    """``item_seq (B, L) -> scores (B, n_items)``."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self.network(item_seq)
+
+
+class TopKGraph(nn.Module):
+    """``(item_seq, exclude_items) -> (top_scores, top_indices)`` with TopK in the graph.
+
+    ``exclude_items`` holds model indices to mask (0 entries mask nothing); ``top_indices``
+    are 0-based score columns.
+    """
+
+    def __init__(self, network: nn.Module, k: int) -> None:
+        super().__init__()
+        self.network = network
+        self.k = k
+
+    def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor):
+        scores = self.network(item_seq)
+        pad = torch.full_like(scores[:, :1], float("-inf"))
+        full = torch.cat([pad, scores], dim=1).scatter(1, exclude_items, float("-inf"))
+        return torch.topk(full[:, 1:], self.k, dim=1)

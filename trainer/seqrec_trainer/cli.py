@@ -1,0 +1,165 @@
+"""``seqrec`` command line: train, export, evaluate, recommend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SeqrecError
+
+_HYPERPARAMS = {
+    "hidden_units": int, "num_blocks": int, "num_heads": int, "dropout_rate": float,
+    "num_negatives": int, "learning_rate": float, "epochs": int, "batch_size": int,
+    "optimizer_name": str, "loss_fn_name": str, "weight_decay": float,
+    "early_stopping_patience": int, "device": str, "random_state": int, "monitor": str,
+    "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
+}
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a SASRec model and save it")
+    p.add_argument("--interactions", required=True, help="CSV/Parquet with USER_ID, ITEM_ID, "
+                   "TIMESTAMP[, OUTCOME]")
+    p.add_argument("--items", help="optional CSV/Parquet item catalogue (ITEM_ID)")
+    p.add_argument("--valid", help="optional CSV/Parquet validation rows (one per user)")
+    p.add_argument("--schema", help="optional client schema YAML for --interactions/--valid")
+    p.add_argument("--output", required=True, help="model directory to write")
+    p.add_argument("--estimator", choices=["classifier", "regressor"], default="classifier")
+    p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--preset", help="named hyperparameter preset (overridden by flags)")
+    for name, kind in _HYPERPARAMS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+    p.add_argument("--verbose", type=int, default=1)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from . import (
+        InteractionsDataset,
+        ItemsDataset,
+        SASRecClassifierEstimator,
+        SASRecRegressorEstimator,
+        SequentialRecommender,
+        SequentialScorer,
+    )
+
+    cls = SASRecClassifierEstimator if args.estimator == "classifier" else SASRecRegressorEstimator
+    params = {k: getattr(args, k) for k in _HYPERPARAMS if getattr(args, k) is not None}
+    if args.preset:
+        from .presets import get_preset
+
+        params = {**get_preset(args.preset), **params}
+    estimator = cls(max_len=args.max_len, verbose=args.verbose, **params)
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=args.max_len)
+    recommender.train(
+        items_ds=ItemsDataset(args.items) if args.items else None,
+        interactions_ds=InteractionsDataset(args.interactions, args.schema),
+        valid_interactions_ds=InteractionsDataset(args.valid, args.schema) if args.valid else None,
+    )
+    recommender.save(args.output)
+    print(json.dumps({"saved": str(args.output), **recommender.training_summary_}, indent=1))
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a saved model to a validated ONNX artifact")
+    p.add_argument("model_dir")
+    p.add_argument("output_dir")
+    p.add_argument("--opset", type=int, default=None)
+    p.add_argument("--top-k", type=int, default=100)
+    p.add_argument("--atol", type=float, default=1e-4)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from seqrec_export import export_onnx
+
+    out = export_onnx(args.model_dir, args.output_dir, opset=args.opset, top_k=args.top_k,
+                      atol=args.atol)
+    manifest = json.loads((Path(out) / "manifest.json").read_text())
+    print(json.dumps({"artifact": str(out), "opset": manifest["opset"],
+                      "validation": manifest["training"]["export_validation"]}, indent=1))
+    return 0
+
+
+def _add_recommend(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact")
+    p.add_argument("model", help="saved model directory or exported artifact directory")
+    p.add_argument("--interactions", required=True, help="CSV/Parquet of users' histories")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--exclude-seen", action="store_true")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--output", help="CSV to write (default: stdout)")
+
+
+def load_any(path: str | Path):
+    """A runtime for an artifact directory, a trainer recommender for a model directory."""
+    path = Path(path)
+    if (path / "manifest.json").is_file():
+        import seqrec_runtime
+
+        return seqrec_runtime.load(path)
+    from .recommender import SequentialRecommender
+
+    return SequentialRecommender.load(path)
+
+
+def _run_recommend(args: argparse.Namespace) -> int:
+    from .data.datasets import read_table
+
+    model = load_any(args.model)
+    users, recs = model.recommend(
+        read_table(args.interactions), top_k=args.top_k,
+        sampling_temperature=args.temperature, exclude_seen=args.exclude_seen,
+        random_state=args.seed, return_user_ids=True,
+    )
+    lines = ["USER_ID,RANK,ITEM_ID"]
+    for user, row in zip(users, recs, strict=True):
+        lines.extend(f"{user},{r + 1},{item}" for r, item in enumerate(row))
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``seqrec`` argument parser."""
+    parser = argparse.ArgumentParser(prog="seqrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_export(sub)
+    _add_recommend(sub)
+    try:
+        from .evaluation.cli import add_evaluate_parser
+
+        add_evaluate_parser(sub)
+    except ImportError:  # evaluation extras missing
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqrec`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend}
+    try:
+        if args.command == "evaluate":
+            from .evaluation.cli import run_evaluate
+
+            return int(run_evaluate(args) or 0)
+        return handlers[args.command](args)
+    except (SeqrecError, FileNotFoundError) as exc:
+        print(f"seqrec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    np.set_printoptions(linewidth=120)
+    raise SystemExit(main())
