@@ -1,3 +1,46 @@
-"""seqrec-runtime: serve seqrec ONNX artifacts with numpy and onnxruntime only."""
+"""seqrec-runtime: serve seqrec ONNX artifacts with numpy and onnxruntime only.
 
-__version__ = "0.1.0"
+>>> import seqrec_runtime
+>>> rt = seqrec_runtime.load("artifact/")                      # doctest: +SKIP
+>>> rt.recommend(interactions, top_k=10, exclude_seen=True)     # doctest: +SKIP
+>>> rt.recommend_online([17, 4, 99], top_k=10)                  # doctest: +SKIP
+"""
+
+from ._version import __version__
+from .errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    EmptyInputError,
+    IdTypeError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    MissingValueError,
+    ProviderError,
+    SchemaError,
+    SeqrecError,
+    TimestampTypeError,
+    UnsupportedFormatError,
+)
+from .histories import ColdUserWarning
+from .providers import ProviderWarning
+from .runtime import SeqrecRuntime, load
+
+__all__ = [
+    "ArtifactError",
+    "ArtifactIntegrityError",
+    "ColdUserWarning",
+    "EmptyInputError",
+    "IdTypeError",
+    "InvalidParameterError",
+    "InvalidParameterTypeError",
+    "MissingValueError",
+    "ProviderError",
+    "ProviderWarning",
+    "SchemaError",
+    "SeqrecError",
+    "SeqrecRuntime",
+    "TimestampTypeError",
+    "UnsupportedFormatError",
+    "__version__",
+    "load",
+]

@@ -52,7 +52,7 @@ def read_histories(interactions: Any, vocabulary: ItemVocabulary, max_len: int) 
     if cold.any():
         warnings.warn(
             f"{int(cold.sum())} user(s) have no item known to the model (e.g. USER_ID "
-            f"{seqs.user_ids[np.flatnonzero(cold)[0]]!r}); they get the popularity fallback",
+            f"{seqs.user_ids[np.flatnonzero(cold)[0]].item()!r}); they get the popularity fallback",
             ColdUserWarning,
             stacklevel=3,
         )

@@ -36,20 +36,38 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
             "The model must have been trained on the same split's train rows only."
         ),
     )
-    parser.add_argument("--model", required=True, type=Path,
-                        help="trainer model directory or exported artifact directory")
+    parser.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        help="trainer model directory or exported artifact directory",
+    )
     parser.add_argument("--data", required=True, type=Path, help="interaction file")
-    parser.add_argument("--format", choices=sorted(LOADERS), default=None,
-                        help="file format (default: guessed from the file name)")
+    parser.add_argument(
+        "--format",
+        choices=sorted(LOADERS),
+        default=None,
+        help="file format (default: guessed from the file name)",
+    )
     parser.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both")
-    parser.add_argument("--ks", type=parse_ks, default="10,20",
-                        help="comma-separated cutoffs (default 10,20)")
+    parser.add_argument(
+        "--ks", type=parse_ks, default="10,20", help="comma-separated cutoffs (default 10,20)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled negatives")
-    parser.add_argument("--n-negatives", type=int, default=100,
-                        help="negatives per user for the sampled protocol (default 100)")
+    parser.add_argument(
+        "--n-negatives",
+        type=int,
+        default=100,
+        help="negatives per user for the sampled protocol (default 100)",
+    )
     parser.add_argument("--batch-size", type=int, default=1024, help="users scored per batch")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT",
-                        help="also write the results as JSON to OUT")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="also write the results as JSON to OUT",
+    )
     parser.set_defaults(func=run_evaluate)
     return parser
 
@@ -102,7 +120,7 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -116,19 +134,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return 2
     split = leave_one_out_split(data)
     n_test = len(split.test["USER_ID"])
-    print(f"data: {args.data} | {len(data['USER_ID'])} rows | leave-one-out: "
-          f"{len(split.train['USER_ID'])} train rows, {n_test} valid/test users")
+    print(
+        f"data: {args.data} | {len(data['USER_ID'])} rows | leave-one-out: "
+        f"{len(split.train['USER_ID'])} train rows, {n_test} valid/test users"
+    )
     model = load_model(args.model)
-    results = evaluate_many(model, split.test_input, split.test, protocols, ks,
-                            args.n_negatives, args.seed, args.batch_size)
+    results = evaluate_many(
+        model,
+        split.test_input,
+        split.test,
+        protocols,
+        ks,
+        args.n_negatives,
+        args.seed,
+        args.batch_size,
+    )
     print(format_table(results))
     for name, res in results.items():
         if res["n_skipped"]:
-            print(f"{name}: skipped {res['n_skipped_unknown_target']} user(s) whose test item "
-                  f"the model does not know, {res['n_skipped_no_history']} without history")
+            print(
+                f"{name}: skipped {res['n_skipped_unknown_target']} user(s) whose test item "
+                f"the model does not know, {res['n_skipped_no_history']} without history"
+            )
     if args.json is not None:
-        payload = {"model": str(args.model), "data": str(args.data), "seed": args.seed,
-                   "results": results}
+        payload = {
+            "model": str(args.model),
+            "data": str(args.data),
+            "seed": args.seed,
+            "results": results,
+        }
         args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return 0
 

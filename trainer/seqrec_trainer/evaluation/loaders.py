@@ -33,6 +33,7 @@ PathLike = str | Path
 
 _INT_RE = re.compile(rb"[+-]?\d+")
 _INT64_LIMIT = 2**63
+_ML_NAMES = [USER_ID, ITEM_ID, OUTCOME, TIMESTAMP]  # MovieLens column order (rating = OUTCOME)
 
 
 class DataFileError(SeqrecError, ValueError):
@@ -75,7 +76,10 @@ def _is_float(field: bytes) -> bool:
 
 
 def _find_bad_line(
-    raw: bytes, delimiter: bytes, checks: list[Callable[[bytes], bool]], names: list[str],
+    raw: bytes,
+    delimiter: bytes,
+    checks: list[Callable[[bytes], bool]],
+    names: list[str],
     first_line: int,
 ) -> str | None:
     """Describe the first line that does not have ``len(checks)`` valid fields."""
@@ -94,17 +98,27 @@ def _find_bad_line(
 
 
 def _parse(
-    path: PathLike, raw: bytes, names: list[str], types: dict[str, pa.DataType],
-    delimiter: bytes, original_delimiter: bytes | None = None, skip_rows: int = 0,
+    path: PathLike,
+    raw: bytes,
+    names: list[str],
+    types: dict[str, pa.DataType],
+    delimiter: bytes,
+    original_delimiter: bytes | None = None,
+    skip_rows: int = 0,
 ) -> dict[str, np.ndarray]:
     """Parse delimited ``raw`` with pyarrow into numpy columns; precise errors on failure."""
+    parts = raw.split(b"\n", skip_rows)
+    if len(parts) <= skip_rows or not parts[skip_rows].strip():
+        raise DataFileError(f"{path}: the file has no interaction rows")
     try:
         table = pacsv.read_csv(
             pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows),
             parse_options=pacsv.ParseOptions(delimiter=delimiter.decode(), quote_char=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, null_values=[], strings_can_be_null=False,
+                column_types=types,
+                null_values=[],
+                strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
@@ -144,8 +158,11 @@ def load_sasrec_txt(path: PathLike) -> Table:
     """
     raw = read_bytes(path)
     delimiter = b"\t" if b"\t" in raw[:4096] and b" " not in raw[:4096] else b" "
-    cols = _parse(path, raw, ["u", "i"], {"u": pa.int64(), "i": pa.int64()}, delimiter)
-    return {USER_ID: cols["u"], ITEM_ID: cols["i"], TIMESTAMP: positions_within_user(cols["u"])}
+    cols = _parse(
+        path, raw, [USER_ID, ITEM_ID], dict.fromkeys([USER_ID, ITEM_ID], pa.int64()), delimiter
+    )
+    cols[TIMESTAMP] = positions_within_user(cols[USER_ID])
+    return cols
 
 
 def load_movielens_dat(path: PathLike) -> Table:
@@ -158,10 +175,14 @@ def load_movielens_dat(path: PathLike) -> Table:
     raw = read_bytes(path)
     if b"\t" in raw:
         raise DataFileError(f"{path}: unexpected tab character; expected '::' separators")
-    names = ["u", "i", "r", "t"]
-    cols = _parse(path, raw.replace(b"::", b"\t"), names, dict.fromkeys(names, pa.int64()),
-                  b"\t", original_delimiter=b"::")
-    return {USER_ID: cols["u"], ITEM_ID: cols["i"], TIMESTAMP: cols["t"], OUTCOME: cols["r"]}
+    return _parse(
+        path,
+        raw.replace(b"::", b"\t"),
+        _ML_NAMES,
+        dict.fromkeys(_ML_NAMES, pa.int64()),
+        b"\t",
+        original_delimiter=b"::",
+    )
 
 
 def load_movielens_csv(path: PathLike) -> Table:
@@ -176,10 +197,8 @@ def load_movielens_csv(path: PathLike) -> Table:
     expected = "userId,movieId,rating,timestamp"
     if header.replace(" ", "") != expected:
         raise DataFileError(f"{path}: line 1: expected the header {expected!r}, got {header!r}")
-    names = ["u", "i", "r", "t"]
-    types = {"u": pa.int64(), "i": pa.int64(), "r": pa.float64(), "t": pa.int64()}
-    cols = _parse(path, raw, names, types, b",", skip_rows=1)
-    return {USER_ID: cols["u"], ITEM_ID: cols["i"], TIMESTAMP: cols["t"], OUTCOME: cols["r"]}
+    types = {**dict.fromkeys(_ML_NAMES, pa.int64()), OUTCOME: pa.float64()}
+    return _parse(path, raw, _ML_NAMES, types, b",", skip_rows=1)
 
 
 def _normalized(path: PathLike, data: Any, first_data_line: int | None) -> Table:

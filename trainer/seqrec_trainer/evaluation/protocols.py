@@ -291,13 +291,20 @@ def compute_ranks(
     no_history = ~unknown & (hi == lo)
     keep = ~(unknown | no_history)
     users, cols, lo, hi = t_users[keep], t_cols[keep], lo[keep], hi[keep]
-    result = TargetRanks(users, t_items[keep], n_items=n_items,
-                         n_skipped_unknown_target=int(unknown.sum()),
-                         n_skipped_no_history=int(no_history.sum()))
+    result = TargetRanks(
+        users,
+        t_items[keep],
+        n_items=n_items,
+        n_skipped_unknown_target=int(unknown.sum()),
+        n_skipped_no_history=int(no_history.sum()),
+    )
     if result.n_skipped_unknown_target or result.n_skipped_no_history:
-        logger.info("evaluation skips %d user(s) with a target unknown to the model and %d "
-                    "without input history", result.n_skipped_unknown_target,
-                    result.n_skipped_no_history)
+        logger.info(
+            "evaluation skips %d user(s) with a target unknown to the model and %d "
+            "without input history",
+            result.n_skipped_unknown_target,
+            result.n_skipped_no_history,
+        )
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in protocols}
     for start in range(0, len(users), batch_size):
         sl = slice(start, start + batch_size)
@@ -364,8 +371,9 @@ def evaluate_many(
         the same as when ``evaluate(protocol="sampled")`` runs alone with the same seed.
     """
     ks = check_ks(ks)
-    ranks = compute_ranks(model, input_interactions, targets, protocols, n_negatives,
-                          random_state, batch_size)
+    ranks = compute_ranks(
+        model, input_interactions, targets, protocols, n_negatives, random_state, batch_size
+    )
     return {p: summarize_ranks(ranks, p, ks, n_negatives) for p in ranks.ranks}
 
 
@@ -426,5 +434,6 @@ def evaluate(
     """
     if not isinstance(protocol, str):
         raise InvalidParameterTypeError(f"protocol must be a str, got {protocol!r}")
-    return evaluate_many(model, input_interactions, targets, (protocol,), ks, n_negatives,
-                         random_state, batch_size)[protocol]
+    return evaluate_many(
+        model, input_interactions, targets, (protocol,), ks, n_negatives, random_state, batch_size
+    )[protocol]

@@ -1,0 +1,67 @@
+"""dict, pandas and pyarrow inputs give identical results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from seqrec_runtime import ColdUserWarning
+
+
+def _results(rt, table):
+    with pytest.warns(ColdUserWarning):
+        return (
+            rt.score_items(table, return_user_ids=True),
+            rt.recommend(table, top_k=12, exclude_seen=True),
+            rt.recommend(table, top_k=5, sampling_temperature=0.5, random_state=9),
+        )
+
+
+def _assert_same(a, b):
+    (users_a, scores_a), *recs_a = a
+    (users_b, scores_b), *recs_b = b
+    np.testing.assert_array_equal(users_a, users_b)
+    np.testing.assert_array_equal(scores_a, scores_b)
+    for x, y in zip(recs_a, recs_b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def _with_extra_columns(interactions):
+    table = dict(interactions)
+    table["OUTCOME"] = np.ones(len(interactions["USER_ID"]))
+    return table
+
+
+def test_lists_and_arrays(rt, interactions):
+    as_lists = {k: v.tolist() for k, v in interactions.items()}
+    _assert_same(_results(rt, interactions), _results(rt, as_lists))
+    _assert_same(_results(rt, interactions), _results(rt, _with_extra_columns(interactions)))
+
+
+def test_pandas(rt, interactions):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(interactions)
+    frame.index = np.arange(len(frame))[::-1]  # the index is ignored
+    _assert_same(_results(rt, interactions), _results(rt, frame))
+
+
+def test_pandas_datetime_timestamps(rt, interactions):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(interactions)
+    frame["TIMESTAMP"] = pd.to_datetime(frame["TIMESTAMP"], unit="s")
+    _assert_same(_results(rt, interactions), _results(rt, frame))
+
+
+def test_pyarrow(rt, interactions):
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table(interactions)
+    _assert_same(_results(rt, interactions), _results(rt, table))
+
+
+def test_pyarrow_string_ids(fake_string_artifact):
+    pa = pytest.importorskip("pyarrow")
+    import runtime_fakes
+    import seqrec_runtime
+
+    rt = seqrec_runtime.load(fake_string_artifact)
+    data = runtime_fakes.make_interactions(np.asarray(rt.item_ids_), n_users=20, seed=3)
+    _assert_same(_results(rt, data), _results(rt, pa.table(data)))

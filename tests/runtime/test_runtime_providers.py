@@ -1,0 +1,117 @@
+"""Execution providers: unknown, unavailable, unused; session options."""
+
+from __future__ import annotations
+
+import onnxruntime as ort
+import pytest
+import seqrec_runtime
+from seqrec_runtime import InvalidParameterError, InvalidParameterTypeError, ProviderError
+from seqrec_runtime import providers as prov
+
+
+def _unavailable_provider() -> str:
+    missing = [p for p in ort.get_all_providers() if p not in ort.get_available_providers()]
+    if not missing:
+        pytest.skip("every known onnxruntime provider is available here")
+    return "CUDAExecutionProvider" if "CUDAExecutionProvider" in missing else missing[0]
+
+
+def test_unknown_provider_lists_available_ones(fake_artifact):
+    with pytest.raises(ProviderError, match="FooExecutionProvider") as info:
+        seqrec_runtime.load(fake_artifact, providers=["FooExecutionProvider"])
+    assert "CPUExecutionProvider" in str(info.value)
+    assert str(ort.get_available_providers()) in str(info.value)
+
+
+def test_unknown_provider_even_next_to_cpu():
+    with pytest.raises(ProviderError, match="unknown"):
+        prov.resolve_providers(["CPUExecutionProvider", "cuda"])
+
+
+def test_unavailable_provider_warns_and_falls_back(fake_artifact):
+    name = _unavailable_provider()
+    with pytest.warns(prov.ProviderWarning, match=name) as record:
+        rt = seqrec_runtime.load(fake_artifact, providers=[name, "CPUExecutionProvider"])
+    assert "CPUExecutionProvider" in str(record[0].message)
+    assert rt.providers == ["CPUExecutionProvider"]
+
+
+def test_unavailable_provider_alone_falls_back_to_cpu():
+    name = _unavailable_provider()
+    with pytest.warns(prov.ProviderWarning):
+        assert prov.resolve_providers([name]) == [("CPUExecutionProvider", {})]
+
+
+def test_strict_providers_raises(fake_artifact):
+    name = _unavailable_provider()
+    with pytest.raises(ProviderError, match="not available") as info:
+        seqrec_runtime.load(fake_artifact, providers=[name], strict_providers=True)
+    assert "CPUExecutionProvider" in str(info.value)
+
+
+def test_provider_with_options_tuple(fake_artifact):
+    rt = seqrec_runtime.load(fake_artifact, providers=[("CPUExecutionProvider", {})])
+    assert rt.providers == ["CPUExecutionProvider"]
+
+
+def test_single_provider_name_is_accepted():
+    assert prov.resolve_providers("CPUExecutionProvider") == [("CPUExecutionProvider", {})]
+
+
+@pytest.mark.parametrize("bad", [[], [3], [("CPUExecutionProvider",)], 7])
+def test_malformed_provider_specs(bad):
+    with pytest.raises(InvalidParameterTypeError):
+        prov.resolve_providers(bad)
+
+
+def test_default_providers_are_available():
+    names = prov.default_providers()
+    assert names[-1] == "CPUExecutionProvider"
+    assert all(n in ort.get_available_providers() for n in names)
+    assert [n for n, _ in prov.resolve_providers(None)] == names
+
+
+class _FakeSession:
+    def __init__(self, used):
+        self._used = used
+
+    def get_providers(self):
+        return self._used
+
+
+def test_session_that_dropped_a_provider_warns():
+    requested = [("CUDAExecutionProvider", {}), ("CPUExecutionProvider", {})]
+    with pytest.warns(prov.ProviderWarning, match="CUDAExecutionProvider"):
+        used = prov.check_session_providers(_FakeSession(["CPUExecutionProvider"]), requested)
+    assert used == ["CPUExecutionProvider"]
+
+
+def test_session_that_dropped_a_provider_raises_when_strict():
+    requested = [("CUDAExecutionProvider", {})]
+    with pytest.raises(ProviderError, match="did not enable"):
+        prov.check_session_providers(_FakeSession(["CPUExecutionProvider"]), requested, True)
+
+
+def test_session_options():
+    options = prov.session_options(3)
+    assert options.intra_op_num_threads == 3
+    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert prov.session_options(None).intra_op_num_threads == 0  # onnxruntime default
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (-1, InvalidParameterError),
+        ("2", InvalidParameterTypeError),
+        (True, InvalidParameterTypeError),
+    ],
+)
+def test_bad_thread_count(fake_artifact, bad, error):
+    with pytest.raises(error):
+        seqrec_runtime.load(fake_artifact, intra_op_num_threads=bad)
+
+
+def test_thread_count_is_used(fake_artifact):
+    rt = seqrec_runtime.load(fake_artifact, intra_op_num_threads=1)
+    assert rt.recommend_online([3, 10], top_k=3).shape == (3,)
