@@ -6,6 +6,7 @@ No pickled Python objects: weights are a ``state_dict`` loaded with ``weights_on
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,15 @@ FILES = ("config.json", "vocabulary.json", "weights.pt")
 
 
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
-            for k, v in params.items()}
+    """Constructor parameters as JSON values (numpy scalars become Python scalars)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if not isinstance(value, (int, float, str, bool, type(None))):
+            raise TypeError(f"estimator parameter {key}={value!r} cannot be saved as JSON")
+        out[key] = value
+    return out
 
 
 def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Path:
@@ -47,7 +55,7 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
             "format_version": MODEL_FORMAT_VERSION,
             "estimator_class": type(estimator).__name__,
             "estimator_params": _jsonable_params(estimator.get_params()),
-            "recommender": {"max_len": recommender.max_len},
+            "recommender": {"max_len": int(recommender.max_len)},
             "n_items": estimator.n_items_,
             "best_epoch": estimator.best_epoch_,
             "history": estimator.history_,
@@ -70,14 +78,22 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ArtifactError(f"{path / 'config.json'} is not valid JSON: {exc}") from exc
     if config.get("format") != MODEL_FORMAT:
         raise UnsupportedFormatError(f"{path} holds format {config.get('format')!r}, not {MODEL_FORMAT!r}")
-    if int(config.get("format_version", 0)) > MODEL_FORMAT_VERSION:
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ArtifactError(f"{path / 'config.json'}: format_version must be an integer")
+    if version > MODEL_FORMAT_VERSION:
         raise UnsupportedFormatError(
             f"{path} was written by a newer seqrec (format_version {config['format_version']}); "
             "upgrade seqrec to load it"
         )
     if config.get("estimator_class") not in ESTIMATORS:
         raise UnsupportedFormatError(f"unknown estimator_class {config.get('estimator_class')!r}")
-    for name, digest in config.get("sha256", {}).items():
+    hashes = config.get("sha256")
+    if not isinstance(hashes, dict) or set(hashes) != {"weights.pt", "vocabulary.json"}:
+        raise ArtifactIntegrityError(
+            f"{path / 'config.json'} must record the sha256 of weights.pt and vocabulary.json"
+        )
+    for name, digest in hashes.items():
         if sha256_file(path / name) != digest:
             raise ArtifactIntegrityError(f"{path / name} does not match its recorded sha256")
     return config
@@ -90,12 +106,20 @@ def load_recommender(path: str | Path) -> SequentialRecommender:
 
     path = Path(path)
     config = read_config(path)
-    vocab_doc = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
-    estimator = ESTIMATORS[config["estimator_class"]](**config["estimator_params"])
-    n_items = int(config["n_items"])
-    network = estimator.build_network(n_items)
-    state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-    network.load_state_dict(state)
+    try:
+        vocab_doc = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+        vocabulary = ItemVocabulary(ids_from_json(vocab_doc["item_ids"]))
+        popularity = np.asarray(vocab_doc["popularity"], dtype=np.float32)
+        estimator = ESTIMATORS[config["estimator_class"]](**config["estimator_params"])
+        n_items = int(config["n_items"])
+        max_len = int(config["recommender"]["max_len"])
+        if len(vocabulary) != n_items or popularity.shape != (n_items,):
+            raise ValueError(f"vocabulary has {len(vocabulary)} items, config says {n_items}")
+        network = estimator.build_network(n_items)
+        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        network.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise ArtifactError(f"{path} is not a loadable seqrec model: {exc}") from exc
     device = estimator._resolve_device()
     estimator.network_ = network.to(device).eval()
     estimator.n_items_ = n_items
@@ -103,9 +127,9 @@ def load_recommender(path: str | Path) -> SequentialRecommender:
     estimator.best_epoch_ = config.get("best_epoch")
     estimator.device_ = device
     scorer = SequentialScorer(estimator)
-    scorer.vocabulary_ = ItemVocabulary(ids_from_json(vocab_doc["item_ids"]))
-    scorer.popularity_ = np.asarray(vocab_doc["popularity"], dtype=np.float32)
+    scorer.vocabulary_ = vocabulary
+    scorer.popularity_ = popularity
     scorer.subset_columns_ = None
-    recommender = SequentialRecommender(scorer, max_len=int(config["recommender"]["max_len"]))
+    recommender = SequentialRecommender(scorer, max_len=max_len)
     recommender.training_summary_ = config.get("training_summary", {})
     return recommender

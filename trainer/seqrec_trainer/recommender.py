@@ -117,6 +117,12 @@ class SequentialRecommender:
     def _histories(self, interactions: Any) -> Sequences:
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("this SequentialRecommender is not trained yet; call train()")
+        trained = self.scorer.estimator.network_.max_len
+        if not 1 <= int(self.max_len) <= trained:
+            raise InvalidParameterError(
+                f"max_len={self.max_len} but the model was trained with max_len={trained}; use "
+                f"a value in 1..{trained} at inference (retrain for longer histories)"
+            )
         if isinstance(interactions, InteractionsDataset):
             interactions = interactions.fetch_data()
         return read_histories(interactions, self.scorer.vocabulary_, int(self.max_len))

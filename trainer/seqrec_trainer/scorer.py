@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from seqrec_runtime.batch import score_all
-from seqrec_runtime.errors import IdTypeError
+from seqrec_runtime.errors import IdTypeError, InvalidParameterError
 from seqrec_runtime.sequences import Sequences
 from seqrec_runtime.table import ITEM_ID, normalize_ids
 from seqrec_runtime.vocabulary import ItemVocabulary
@@ -57,6 +57,10 @@ class SequentialScorer:
         """Restrict scores and recommendations to ``item_ids`` (all must be known)."""
         self._check_fitted()
         ids = normalize_ids(item_ids, ITEM_ID)
+        if len(ids) == 0:
+            raise InvalidParameterError(
+                "item subset is empty; pass at least one item id (or call clear_item_subset)"
+            )
         index = self.vocabulary_.encode(ids)
         if (index == 0).any():
             raise IdTypeError(

@@ -228,6 +228,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 max_grad_norm=self.max_grad_norm,
                 compute_ranking_metrics=self._kind == "classifier",
                 verbose=int(self.verbose),
+                epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
             )
             history, best_epoch = run_training(
                 network, optimizer, scheduler, TrainingData(sequences, outcomes), valid,

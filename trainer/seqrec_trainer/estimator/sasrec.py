@@ -21,6 +21,13 @@ class SASRecClassifierEstimator(SASRecEstimatorBase):
     _losses: ClassVar[dict[str, LossFn]] = CLASSIFIER_LOSSES
     _kind: ClassVar[str] = "classifier"
 
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> SASRecClassifierEstimator:
+        """An estimator with the parameters of preset ``name`` (see :mod:`~.presets`)."""
+        from ..presets import get_preset
+
+        return cls(**{**get_preset(name), **overrides})
+
 
 class SASRecRegressorEstimator(SASRecEstimatorBase):
     """SASRec that regresses OUTCOME (e.g. a rating) of the next item (``loss_fn_name="mse"``).

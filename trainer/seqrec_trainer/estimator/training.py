@@ -49,6 +49,7 @@ class LoopConfig:
     max_grad_norm: float | None
     compute_ranking_metrics: bool
     verbose: int
+    epoch_callbacks: tuple = ()
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -92,6 +93,10 @@ def validate(
     """Validation loss (and full-ranking NDCG@10 / HR@10 with seen items removed)."""
     network.eval()
     items = network.item_weights()
+    # Fixed negatives for sampled losses: val_loss comparable from epoch to epoch.
+    fixed = torch.Generator(device=device)
+    fixed.manual_seed(20240531)
+    loss_kwargs = {**loss_kwargs, "generator": fixed}
     total_loss, total_ndcg, total_hr, n = 0.0, 0.0, 0.0, 0
     for start in range(0, len(valid.targets), batch_size):
         stop = start + batch_size
@@ -197,6 +202,9 @@ def run_training(
         record["time_s"] = time.perf_counter() - started
         history.append(record)
         _report(progress, record, config.verbose)
+        for callback in config.epoch_callbacks:
+            callback(epoch, network, record)
+            network.eval()
         if tracker is not None:
             tracker.update(epoch, record, network)
             if config.patience is not None and tracker.epochs_since_best >= config.patience:

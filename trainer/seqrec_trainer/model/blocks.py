@@ -30,7 +30,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, hidden_units: int, num_heads: int, dropout_rate: float) -> None:
         super().__init__()
         self.attention_norm = nn.LayerNorm(hidden_units, eps=1e-8)
-        self.attention = MultiHeadSelfAttention(hidden_units, num_heads, dropout_rate)
+        self.attention = MultiHeadSelfAttention(hidden_units, num_heads)
         self.ffn_norm = nn.LayerNorm(hidden_units, eps=1e-8)
         self.ffn = PointWiseFeedForward(hidden_units, dropout_rate)
         self.dropout = nn.Dropout(dropout_rate)
