@@ -14,8 +14,9 @@ from seqrec_export import (
     ToleranceError,
     TopKMismatchError,
     export_onnx,
+    onnx_graphs,
+    validation,
 )
-from seqrec_export import onnx_graphs, validation
 from seqrec_export.config import graph_specs
 from seqrec_export.validation import validate_export, validation_inputs
 from seqrec_trainer.errors import NotFittedError

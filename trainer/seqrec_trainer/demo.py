@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import seqrec_runtime
     from seqrec_export import export_onnx
+
     from seqrec_trainer import (
         InteractionsDataset,
         SASRecClassifierEstimator,

@@ -46,23 +46,31 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
     with atomic_directory(path) as tmp:
         state = {k: v.detach().cpu() for k, v in estimator.network_.state_dict().items()}
         torch.save(state, tmp / "weights.pt")
-        write_json(tmp / "vocabulary.json", {
-            "item_ids": ids_to_json(scorer.vocabulary_.ids),
-            "popularity": [float(x) for x in scorer.popularity_],
-        })
-        write_json(tmp / "config.json", {
-            "format": MODEL_FORMAT,
-            "format_version": MODEL_FORMAT_VERSION,
-            "estimator_class": type(estimator).__name__,
-            "estimator_params": _jsonable_params(estimator.get_params()),
-            "recommender": {"max_len": int(recommender.max_len)},
-            "n_items": estimator.n_items_,
-            "best_epoch": estimator.best_epoch_,
-            "history": estimator.history_,
-            "training_summary": recommender.training_summary_,
-            "sha256": {"weights.pt": sha256_file(tmp / "weights.pt"),
-                       "vocabulary.json": sha256_file(tmp / "vocabulary.json")},
-        })
+        write_json(
+            tmp / "vocabulary.json",
+            {
+                "item_ids": ids_to_json(scorer.vocabulary_.ids),
+                "popularity": [float(x) for x in scorer.popularity_],
+            },
+        )
+        write_json(
+            tmp / "config.json",
+            {
+                "format": MODEL_FORMAT,
+                "format_version": MODEL_FORMAT_VERSION,
+                "estimator_class": type(estimator).__name__,
+                "estimator_params": _jsonable_params(estimator.get_params()),
+                "recommender": {"max_len": int(recommender.max_len)},
+                "n_items": estimator.n_items_,
+                "best_epoch": estimator.best_epoch_,
+                "history": estimator.history_,
+                "training_summary": recommender.training_summary_,
+                "sha256": {
+                    "weights.pt": sha256_file(tmp / "weights.pt"),
+                    "vocabulary.json": sha256_file(tmp / "vocabulary.json"),
+                },
+            },
+        )
     return Path(path)
 
 
@@ -77,7 +85,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path / 'config.json'} is not valid JSON: {exc}") from exc
     if config.get("format") != MODEL_FORMAT:
-        raise UnsupportedFormatError(f"{path} holds format {config.get('format')!r}, not {MODEL_FORMAT!r}")
+        raise UnsupportedFormatError(
+            f"{path} holds format {config.get('format')!r}, not {MODEL_FORMAT!r}"
+        )
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ArtifactError(f"{path / 'config.json'}: format_version must be an integer")

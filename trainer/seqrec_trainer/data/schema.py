@@ -61,7 +61,9 @@ def load_schema(path: str | Path | None = None, builtin: str | None = None) -> l
         if kind not in _TYPES:
             raise SchemaError(f"{where}: column {entry['name']!r} has type {kind!r}; use {_TYPES}")
         specs.append(
-            ColumnSpec(str(entry["name"]), kind, entry.get("source"), bool(entry.get("required", True)))
+            ColumnSpec(
+                str(entry["name"]), kind, entry.get("source"), bool(entry.get("required", True))
+            )
         )
     return specs
 
@@ -77,7 +79,9 @@ def cast_column(values: Any, spec: ColumnSpec) -> np.ndarray:
             try:
                 return ids.astype(np.int64)
             except ValueError as exc:
-                raise SchemaError(f"{name} is declared int but holds text such as {ids[0]!r}") from exc
+                raise SchemaError(
+                    f"{name} is declared int but holds text such as {ids[0]!r}"
+                ) from exc
         return ids
     if spec.type == "str":
         ids = normalize_ids(values, name)

@@ -112,8 +112,15 @@ class SASRecEstimatorBase(ParamsMixin):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
-        positive_ints = ("hidden_units", "num_blocks", "num_heads", "num_negatives",
-                         "max_len", "epochs", "batch_size")
+        positive_ints = (
+            "hidden_units",
+            "num_blocks",
+            "num_heads",
+            "num_negatives",
+            "max_len",
+            "epochs",
+            "batch_size",
+        )
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -135,7 +142,9 @@ class SASRecEstimatorBase(ParamsMixin):
             raise InvalidParameterError(
                 f"optimizer_name={self.optimizer_name!r} is not one of {sorted(_OPTIMIZERS)}"
             )
-        if self.monitor not in _MONITORS or (self.monitor != "val_loss" and self._kind != "classifier"):
+        if self.monitor not in _MONITORS or (
+            self.monitor != "val_loss" and self._kind != "classifier"
+        ):
             raise InvalidParameterError(
                 f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
                 "'val_hr@10'"
@@ -231,8 +240,14 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
             )
             history, best_epoch = run_training(
-                network, optimizer, scheduler, TrainingData(sequences, outcomes), valid,
-                config, device, generator,
+                network,
+                optimizer,
+                scheduler,
+                TrainingData(sequences, outcomes),
+                valid,
+                config,
+                device,
+                generator,
             )
         network.eval()
         self.network_ = network

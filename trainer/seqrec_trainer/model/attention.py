@@ -65,7 +65,9 @@ class MultiHeadSelfAttention(nn.Module):
         batch, length, _ = x.shape
         return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """Attend ``queries`` ``(B, Lq, d)`` over ``keys`` ``(B, L, d)`` under boolean ``mask``."""
         q = self._split(self.query(queries))
         k = self._split(self.key(keys))
