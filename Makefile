@@ -37,5 +37,9 @@ bench: $(STAMP)
 bench-quality: $(STAMP)
 	$(PY) bench/quality_ml1m.py
 
+# Bounded fuzz pass over the runtime's input parsing (any non-SeqrecError exception fails).
+fuzz: $(STAMP)
+	$(PY) tests/hardening/fuzz_runtime.py --seconds 60
+
 clean:
 	rm -rf demo_output build dist .pytest_cache

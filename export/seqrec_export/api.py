@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from seqrec_trainer import SequentialRecommender
 from seqrec_trainer import __version__ as seqrec_version
-from seqrec_trainer.errors import NotFittedError
+from seqrec_trainer.errors import InvalidParameterTypeError, NotFittedError
 from seqrec_trainer.io import atomic_directory, ids_to_json, sha256_file, write_json
 
 from .config import DEFAULT_ATOL, DEFAULT_TOP_K, graph_specs
@@ -25,7 +25,7 @@ def _resolve(recommender_or_model_dir: Any) -> SequentialRecommender:
     if isinstance(recommender_or_model_dir, (str, Path)):
         return SequentialRecommender.load(recommender_or_model_dir)
     if not isinstance(recommender_or_model_dir, SequentialRecommender):
-        raise TypeError(
+        raise InvalidParameterTypeError(
             "export_onnx expects a trained SequentialRecommender or the directory it was "
             f"saved to, got {type(recommender_or_model_dir).__name__}"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,12 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .errors import ArtifactError, ArtifactIntegrityError, UnsupportedFormatError
+from .errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    InvalidParameterTypeError,
+    UnsupportedFormatError,
+)
 from .vocabulary import ItemVocabulary
 
 MANIFEST = "manifest.json"
@@ -99,8 +105,10 @@ def _read_manifest(root: Path) -> dict[str, Any]:
         raise _fail(f"artifact {str(root)!r} has no {MANIFEST}; is this a seqrec artifact?")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise _fail(f"{MANIFEST} in {str(root)!r} is not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise _fail(f"cannot read {MANIFEST} in {str(root)!r}: {exc}") from exc
     if not isinstance(manifest, dict):
         raise _fail(f"{MANIFEST} must hold a JSON object")
     if manifest.get("format") != FORMAT:
@@ -141,7 +149,10 @@ def _verify_files(root: Path, manifest: dict[str, Any]) -> dict[str, str]:
         if not path.is_file():
             raise _fail(f"artifact {str(root)!r} is missing file {name!r} (listed in manifest)")
     for name, digest in files.items():
-        actual = sha256_file(root / name)
+        try:
+            actual = sha256_file(root / name)
+        except OSError as exc:
+            raise _fail(f"cannot read {name!r} in {str(root)!r}: {exc}") from exc
         if actual != digest:
             raise ArtifactIntegrityError(
                 f"{name!r} in {str(root)!r} does not match the sha256 in manifest.json "
@@ -218,6 +229,12 @@ def read_artifact(path: str | Path) -> Artifact:
     ArtifactIntegrityError
         A file's sha256 differs from the manifest.
     """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"artifact_dir must be a path (str or os.PathLike), got {type(path).__name__}"
+        )
     root = Path(path)
     manifest = _read_manifest(root)
     _check_no_pickles(root)

@@ -19,6 +19,23 @@ _NO_EXCLUSION = np.zeros((1, 1), dtype=np.int64)
 _NO_EXCLUSION.flags.writeable = False
 
 
+def _run(session: Any, name: str, outputs: list[str], feeds: dict[str, np.ndarray]) -> list:
+    """``session.run`` with onnxruntime's own exceptions turned into :class:`ArtifactError`.
+
+    The runtime only feeds int64 index matrices of width <= max_len with indices in
+    0..n_items, so a graph that fails on one does not match its manifest.
+    """
+    try:
+        return session.run(outputs, feeds)
+    except Exception as exc:  # onnxruntime raises its own (pybind) exception types
+        shape = feeds["item_seq"].shape
+        raise ArtifactError(
+            f"onnxruntime failed to run {name} on an item_seq batch of shape {shape}: "
+            f"{type(exc).__name__}: {exc}. The graph does not match its manifest (max_len, "
+            "n_items); re-export the artifact"
+        ) from exc
+
+
 class Graphs:
     """The scores graph and the top-k graph of one artifact, with the fallback scores.
 
@@ -51,7 +68,7 @@ class Graphs:
         This is the ``score_fn`` of :mod:`seqrec_runtime.batch`.
         """
         item_seq = np.ascontiguousarray(item_seq, dtype=np.int64)
-        (out,) = self._scores.run(["scores"], {"item_seq": item_seq})
+        (out,) = _run(self._scores, "model.onnx", ["scores"], {"item_seq": item_seq})
         if out.shape != (item_seq.shape[0], self.n_items):
             raise ArtifactError(
                 f"model.onnx returned scores of shape {out.shape}, expected "
@@ -68,8 +85,9 @@ class Graphs:
         if exclude is None:
             rows = item_seq.shape[0]
             exclude = _NO_EXCLUSION if rows == 1 else np.zeros((rows, 1), dtype=np.int64)
-        (out,) = self._topk.run(
-            ["top_indices"], {"item_seq": item_seq, "exclude_items": exclude}
+        (out,) = _run(
+            self._topk, "model_topk.onnx", ["top_indices"],
+            {"item_seq": item_seq, "exclude_items": exclude},
         )
         if out.shape != (item_seq.shape[0], self.k):
             raise ArtifactError(

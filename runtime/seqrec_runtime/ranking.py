@@ -15,6 +15,8 @@ import numpy as np
 
 from .errors import InvalidParameterError, InvalidParameterTypeError
 
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
 
 def check_top_k(top_k: Any, n_candidates: int) -> int:
     """Validate ``top_k``; clip it (with a warning) to ``n_candidates``."""
@@ -103,6 +105,9 @@ def gumbel_top_k(
     noise = rng.gumbel(size=scores.shape)
     with np.errstate(invalid="ignore", over="ignore"):
         logits = scores.astype(np.float64) / temperature + noise
+    # A tiny temperature can overflow finite scores to -inf, where they would tie with
+    # (and, by column order, lose to) excluded items: keep candidates finite.
+    np.clip(logits, -_FLOAT64_MAX, _FLOAT64_MAX, out=logits)
     logits[np.isneginf(scores)] = -np.inf
     return top_k_indices(logits, k)
 

@@ -301,7 +301,9 @@ class SeqrecRuntime:
                 )
             if item_ids.dtype == np.int64 or item_ids.dtype.kind == "U":
                 return self._vocab.encode(item_ids)  # already normalised: fast path
-        elif isinstance(item_ids, (str, bytes, set, frozenset, dict)) or not hasattr(
+        elif isinstance(
+            item_ids, (str, bytes, bytearray, memoryview, set, frozenset, dict)
+        ) or not hasattr(
             item_ids, "__len__"
         ):  # one id, or a container without an order
             raise InvalidParameterTypeError(

@@ -27,7 +27,13 @@ ITEM_ID = "ITEM_ID"
 TIMESTAMP = "TIMESTAMP"
 OUTCOME = "OUTCOME"
 
-_INT64_MAX = np.iinfo(np.int64).max
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+_FLOAT_EXACT = 2.0**53  # every integer up to this is exact in float64
+#: datetime64 values of coarser units are range-checked against these before becoming ns
+_NS_RANGE = (np.datetime64("1678-01-01", "D"), np.datetime64("2262-01-01", "D"))
+_FINER_THAN_NS = ("ns", "ps", "fs", "as")
+_EPOCH = _dt.datetime(1970, 1, 1)
+_ONE_US = _dt.timedelta(microseconds=1)
 
 
 def column_names(data: Any) -> list[str]:
@@ -51,12 +57,29 @@ def _column_values(data: Any, name: str) -> Any:
         return data[name]
     if hasattr(data, "column_names") and hasattr(data, "column"):  # pyarrow.Table
         return data.column(name).to_numpy(zero_copy_only=False)
-    values = data[name]  # pandas: positional values, the index is ignored
-    return values.to_numpy() if hasattr(values, "to_numpy") else values
+    return data[name]  # pandas: as_array takes positional values, the index is ignored
 
 
 def as_array(values: Any, column: str) -> np.ndarray:
-    """Turn one column into a 1-D numpy array (no copy when it already is one)."""
+    """Turn one column into a 1-D numpy array (no copy when it already is one).
+
+    Raises
+    ------
+    SchemaError
+        A scalar, a string, an unordered container (set, dict) or a ragged/nested list
+        given as a column, or an array that is not 1-D.
+    MissingValueError
+        A numpy masked array with masked entries.
+    """
+    if isinstance(values, (str, bytes, bytearray, memoryview, Mapping, set, frozenset)):
+        raise SchemaError(
+            f"column {column!r} must be a 1-D array or list with one value per row, got a "
+            f"{type(values).__name__}; a string is not a column and a set or dict has no row "
+            "order (wrap a single value in a list)"
+        )
+    if getattr(getattr(values, "dtype", None), "tz", None) is not None and hasattr(values, "dt"):
+        # tz-aware pandas datetimes: the same instants as naive UTC datetime64[ns]
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
     if isinstance(values, np.ndarray):
@@ -64,11 +87,25 @@ def as_array(values: Any, column: str) -> np.ndarray:
     elif isinstance(values, (list, tuple, range)) or isinstance(values, Iterable):
         values = list(values)
         has_str = any(isinstance(v, str) for v in values)
-        array = np.array(values, dtype=object if has_str or not values else None)
-        if array.dtype == object and values and not has_str:
-            array = np.array(values)
+        try:
+            array = np.array(values, dtype=object if has_str or not values else None)
+            if array.dtype == object and values and not has_str:
+                array = np.array(values)
+        except (ValueError, TypeError) as exc:  # ragged nested lists
+            raise SchemaError(
+                f"column {column!r} must hold one scalar per row (got nested or ragged "
+                f"values): {exc}"
+            ) from exc
     else:
         raise SchemaError(f"column {column!r} must be a 1-D array or list, got {type(values)}")
+    if isinstance(array, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(array)
+        if mask.any():
+            raise MissingValueError(
+                f"{column} has masked (missing) values in {_first_bad(mask, array.data)}; "
+                "drop or fill those rows first"
+            )
+        array = array.data
     if array.ndim != 1:
         raise SchemaError(
             f"column {column!r} must be 1-D, got an array of shape {array.shape}; "
@@ -148,6 +185,7 @@ def normalize_ids(values: Any, column: str) -> np.ndarray:
             raise IdTypeError(f"{column} has values above the int64 range; use string ids")
         return array.astype(np.int64, copy=False)
     if kind == "f":
+        array = array.astype(np.float64, copy=False)
         bad = ~np.isfinite(array)
         if bad.any():
             raise MissingValueError(
@@ -160,18 +198,34 @@ def normalize_ids(values: Any, column: str) -> np.ndarray:
                 f"{column} holds floats with a fractional part in {_first_bad(frac, array)}; "
                 "ids must be integers or strings"
             )
-        if array.size and np.abs(array).max() >= 2.0**63:
-            raise IdTypeError(f"{column} has float values beyond the int64 range")
+        if array.size and np.abs(array).max() > _FLOAT_EXACT:
+            raise IdTypeError(
+                f"{column} has float ids beyond 2**53, where float64 cannot tell neighbouring "
+                f"integers apart (e.g. {array[np.argmax(np.abs(array))]!r}); pass them as "
+                "int64 or strings"
+            )
         return array.astype(np.int64)
     if kind == "U":
         return array
     if kind == "S":
-        return np.char.decode(array, "utf-8")
+        return _decode_utf8(array, column)
     if kind == "b":
         raise IdTypeError(f"{column} is boolean; ids must be integers or strings")
     if kind == "O":
         return _normalize_object_ids(array, column)
     raise IdTypeError(f"{column} has unsupported dtype {array.dtype}; use integers or strings")
+
+
+def _decode_utf8(value: Any, column: str) -> Any:
+    """Decode bytes ids (a scalar or an ``S`` array) as UTF-8, or raise IdTypeError."""
+    try:
+        return value.decode("utf-8") if isinstance(value, bytes) else np.char.decode(
+            value, "utf-8"
+        )
+    except UnicodeDecodeError as exc:
+        raise IdTypeError(
+            f"{column} has bytes that are not valid UTF-8 ({exc}); decode them to str first"
+        ) from exc
 
 
 def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:
@@ -199,8 +253,17 @@ def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:
             "different items. Convert the column to one type first (all int or all str)."
         )
     if types == {str}:
-        return np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in array],
-                        dtype=str)
+        values = [_decode_utf8(v, column) if isinstance(v, bytes) else v for v in array]
+        out = np.array(values, dtype=str)
+        # numpy strings drop trailing NULs: "a\x00" would silently become the id "a"
+        dropped = np.fromiter(map(len, values), np.int64, len(values)) != np.char.str_len(out)
+        if dropped.any():
+            i = int(np.argmax(dropped))
+            raise IdTypeError(
+                f"{column} value {values[i]!r} at row {i} ends with a NUL character, which "
+                "numpy strings drop (it would become the same id as without it); strip it first"
+            )
+        return out
     if not types:
         return np.zeros(0, dtype=np.int64)
     if float in types:
@@ -227,10 +290,13 @@ def normalize_timestamps(values: Any, column: str = TIMESTAMP) -> np.ndarray:
         bad = np.isnat(array)
         if bad.any():
             raise MissingValueError(f"{column} has NaT in {_first_bad(bad, array)}")
-        return array.astype("datetime64[ns]").view(np.int64)
+        return _datetime64_to_ns(array, column)
+    if kind == "u" and array.size and array.max() > _INT64_MAX:
+        raise TimestampTypeError(f"{column} has values above the int64 range")
     if kind in "iu":
         return array.astype(np.int64, copy=False)
     if kind == "f":
+        array = array.astype(np.float64, copy=False)
         bad = ~np.isfinite(array)
         if bad.any():
             raise MissingValueError(
@@ -245,12 +311,53 @@ def normalize_timestamps(values: Any, column: str = TIMESTAMP) -> np.ndarray:
     )
 
 
+def _out_of_ns_range(column: str) -> TimestampTypeError:
+    return TimestampTypeError(
+        f"{column} has datetimes outside 1678..2261, the range of datetime64[ns] that "
+        "seqrec orders time in; use numeric timestamps (e.g. unix seconds) for such dates"
+    )
+
+
+def _datetime64_to_ns(array: np.ndarray, column: str) -> np.ndarray:
+    """datetime64 of any unit -> int64 ns, refusing values that would wrap around."""
+    unit = np.datetime_data(array.dtype)[0]
+    if array.size and unit not in _FINER_THAN_NS and unit != "generic":
+        lo, hi = (bound.astype(array.dtype) for bound in _NS_RANGE)
+        if bool((array < lo).any() or (array > hi).any()):
+            raise _out_of_ns_range(column)
+    return array.astype("datetime64[ns]").view(np.int64)
+
+
+def _datetimes_to_ns(array: np.ndarray, column: str) -> np.ndarray:
+    """Python/pandas datetimes -> int64 ns since the epoch (aware ones via UTC)."""
+    aware = [v.tzinfo is not None and v.utcoffset() is not None for v in array]
+    if any(aware) and not all(aware):
+        raise TimestampTypeError(
+            f"{column} mixes timezone-aware and naive datetimes (e.g. row {aware.index(False)}"
+            "); their order is ambiguous. Localize or convert them all to one timezone first"
+        )
+    out = np.empty(len(array), dtype=np.int64)
+    for i, (v, tz) in enumerate(zip(array, aware, strict=True)):
+        try:  # astimezone overflows for aware datetimes at the ends of years 1..9999
+            naive = v.astimezone(_dt.timezone.utc).replace(tzinfo=None) if tz else v
+        except (OverflowError, ValueError):
+            raise _out_of_ns_range(column) from None
+        ns = (naive - _EPOCH) // _ONE_US * 1000 + int(getattr(v, "nanosecond", 0))
+        if not _INT64_MIN < ns <= _INT64_MAX:
+            raise _out_of_ns_range(column)
+        out[i] = ns
+    return out
+
+
 def _normalize_object_timestamps(array: np.ndarray, column: str) -> np.ndarray:
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     sample = array[0]
     if all(isinstance(v, _dt.datetime) for v in array):
-        return normalize_timestamps(np.array(array, dtype="datetime64[ns]"), column)
+        for i, v in enumerate(array):
+            if _is_missing(v):  # pandas NaT is a datetime too
+                raise MissingValueError(f"{column} has a missing value ({v!r}) at row {i}")
+        return _datetimes_to_ns(array, column)
     if isinstance(sample, (str, bytes, np.str_)) or any(isinstance(v, (str, bytes)) for v in array):
         raise TimestampTypeError(
             f"{column} holds text (e.g. {sample!r}); text sorts as text, not as time. "
@@ -262,5 +369,8 @@ def _normalize_object_timestamps(array: np.ndarray, column: str) -> np.ndarray:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
             raise TimestampTypeError(f"{column} has a {type(v).__name__} value at row {i}")
     if all(isinstance(v, numbers.Integral) for v in array):
-        return np.array(array, dtype=np.int64)
+        try:
+            return np.array(array, dtype=np.int64)
+        except OverflowError as exc:
+            raise TimestampTypeError(f"{column} has integers beyond the int64 range") from exc
     return normalize_timestamps(np.array(array, dtype=np.float64), column)

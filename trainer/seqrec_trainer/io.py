@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from seqrec_runtime.errors import InvalidParameterTypeError
 
 
 def sha256_file(path: str | Path) -> str:
@@ -50,6 +51,11 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     If the body raises, the temporary directory is removed and an existing ``target`` is
     left untouched, so an interrupted save/export never leaves a half-written artifact.
     """
+    if not isinstance(target, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"the output directory must be a path (str or os.PathLike), got "
+            f"{type(target).__name__}"
+        )
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -62,14 +68,19 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
             if child.is_file():
                 with open(child, "rb") as handle:
                     os.fsync(handle.fileno())
-        if target.exists():
+        backup = None
+        if target.exists():  # a non-empty directory cannot be renamed over: swap in two
             backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             backup.rmdir()
             os.replace(target, backup)
+        try:
             os.replace(tmp, target)
+        except BaseException:  # interrupted between the two renames: put the old one back
+            if backup is not None and not target.exists():
+                os.replace(backup, target)
+            raise
+        if backup is not None:
             shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,13 +6,19 @@ No pickled Python objects: weights are a ``state_dict`` loaded with ``weights_on
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from seqrec_runtime.errors import ArtifactError, ArtifactIntegrityError, UnsupportedFormatError
+from seqrec_runtime.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    InvalidParameterTypeError,
+    UnsupportedFormatError,
+)
 from seqrec_runtime.vocabulary import ItemVocabulary
 
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
@@ -74,16 +80,26 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
     return Path(path)
 
 
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"path must be a directory path (str or os.PathLike), got {type(path).__name__}"
+        )
+    return Path(path)
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """Read and check ``config.json`` of a saved model directory."""
-    path = Path(path)
+    path = _as_path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise ArtifactError(f"{path} is not a saved seqrec model: missing {missing}")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ArtifactError(f"{path / 'config.json'} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ArtifactError(f"{path / 'config.json'} must hold a JSON object")
     if config.get("format") != MODEL_FORMAT:
         raise UnsupportedFormatError(
             f"{path} holds format {config.get('format')!r}, not {MODEL_FORMAT!r}"
@@ -114,7 +130,7 @@ def load_recommender(path: str | Path) -> SequentialRecommender:
     from .recommender import SequentialRecommender
     from .scorer import SequentialScorer
 
-    path = Path(path)
+    path = _as_path(path)
     config = read_config(path)
     try:
         vocab_doc = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
@@ -128,7 +144,8 @@ def load_recommender(path: str | Path) -> SequentialRecommender:
         network = estimator.build_network(n_items)
         state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
         network.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError,
+            pickle.UnpicklingError) as exc:  # OSError: torch's reader on a truncated file
         raise ArtifactError(f"{path} is not a loadable seqrec model: {exc}") from exc
     device = estimator._resolve_device()
     estimator.network_ = network.to(device).eval()

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from seqrec_runtime.batch import recommend_all, resolve_top_k
 from seqrec_runtime.histories import read_histories
 from seqrec_runtime.ranking import check_temperature, make_rng
 from seqrec_runtime.sequences import Sequences
+from seqrec_runtime.table import OUTCOME
 
 from .data.datasets import InteractionsDataset, ItemsDataset
 from .data.training import build_vocabulary, prepare
@@ -27,6 +29,28 @@ def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
     if data is None:
         raise InvalidParameterError(f"{name} is required")
     return InteractionsDataset(data).fetch_data()
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_finite_weights(scorer: SequentialScorer, interactions: dict[str, np.ndarray]) -> None:
+    """Refuse a model whose training diverged (NaN/inf weights score every item NaN)."""
+    network = scorer.estimator.network_
+    if all(bool(torch.isfinite(p).all()) for p in network.parameters()):
+        return
+    del scorer.vocabulary_  # not fitted: using it raises NotFittedError, never NaN scores
+    outcome = interactions.get(OUTCOME)
+    scale = (f" OUTCOME spans [{outcome.min():.3g}, {outcome.max():.3g}]; rescale it to a few "
+             "units (classifier losses use it as a weight >= 0, bce as a label in [0, 1])."
+             if outcome is not None and len(outcome) else "")
+    raise InvalidParameterError(
+        "training diverged: the model has NaN/inf weights." + scale +
+        " Otherwise lower learning_rate or set max_grad_norm."
+    )
 
 
 class SequentialRecommender:
@@ -100,6 +124,7 @@ class SequentialRecommender:
         vocabulary = build_vocabulary(interactions, items)
         prepared = prepare(interactions, valid, vocabulary, int(self.max_len))
         self.scorer.fit(prepared, vocabulary)
+        _check_finite_weights(self.scorer, interactions)
         self.training_summary_ = {
             **prepared.summary,
             "epochs_run": len(estimator.history_),
@@ -144,6 +169,7 @@ class SequentialRecommender:
             float32 ``(n_users, n_items)``, rows in ascending USER_ID order, columns in
             ``item_ids_`` order; ``(user_ids, scores)`` with ``return_user_ids=True``.
         """
+        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
         seqs = self._histories(interactions)
         scores = self.scorer.score_sequences(seqs)
         return (seqs.user_ids, scores) if return_user_ids else scores
@@ -180,8 +206,8 @@ class SequentialRecommender:
         numpy.ndarray or (numpy.ndarray, numpy.ndarray)
             ``(n_users, top_k)`` original item ids, rows in ascending USER_ID order.
         """
-        if not isinstance(exclude_seen, (bool, np.bool_)):
-            raise InvalidParameterTypeError(f"exclude_seen must be a bool, got {exclude_seen!r}")
+        exclude_seen = _check_flag(exclude_seen, "exclude_seen")
+        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
         temperature = check_temperature(sampling_temperature)
         rng = make_rng(random_state)
         seqs = self._histories(interactions)

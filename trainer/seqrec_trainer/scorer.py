@@ -56,6 +56,8 @@ class SequentialScorer:
     def set_item_subset(self, item_ids) -> SequentialScorer:
         """Restrict scores and recommendations to ``item_ids`` (all must be known)."""
         self._check_fitted()
+        if isinstance(item_ids, (set, frozenset)):  # order does not matter for a subset
+            item_ids = list(item_ids)
         ids = normalize_ids(item_ids, ITEM_ID)
         if len(ids) == 0:
             raise InvalidParameterError(

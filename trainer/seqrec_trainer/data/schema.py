@@ -104,6 +104,8 @@ def cast_column(values: Any, spec: ColumnSpec) -> np.ndarray:
 def cast_float(values: Any, name: str) -> np.ndarray:
     """Float32 column without NaN/inf (one NaN would turn every score into NaN)."""
     array = as_array(values, name)
+    if array.dtype.kind == "c":
+        raise SchemaError(f"{name} holds complex numbers; it must be real (float) values")
     try:
         array = array.astype(np.float64)
     except (TypeError, ValueError) as exc:
@@ -115,4 +117,14 @@ def cast_float(values: Any, name: str) -> np.ndarray:
             f"{name} has {len(rows)} NaN/inf value(s), first at row {int(rows[0])}; drop or "
             "fill them (e.g. df.OUTCOME.fillna(1.0)) — one NaN would make every score NaN"
         )
-    return array.astype(np.float32)
+    with np.errstate(over="ignore"):
+        out = array.astype(np.float32)
+    overflow = ~np.isfinite(out)
+    if overflow.any():
+        rows = np.flatnonzero(overflow)
+        raise SchemaError(
+            f"{name} has {len(rows)} value(s) beyond the float32 range (|x| > 3.4e38), first "
+            f"at row {int(rows[0])} ({array[rows[0]]!r}); they would train on inf. Rescale "
+            "the column"
+        )
+    return out
