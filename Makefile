@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.seqrec-installed
 
-.PHONY: install demo test lint golden bench bench-quality fuzz clean
+.PHONY: install demo test lint golden bench bench-quick bench-quality fuzz clean
 
 $(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(PIP) install -q -e ".[bench]"
 	$(PY) bench/run_all.py
+
+bench-quick: $(STAMP)
+	$(PIP) install -q -e ".[bench]"
+	$(PY) bench/run_all.py --quick
 
 bench-quality: $(STAMP)
 	$(PY) bench/quality_ml1m.py

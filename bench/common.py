@@ -17,8 +17,10 @@ BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 def machine() -> str:
     """One line describing where the numbers come from."""
-    return f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, " \
-           f"Python {platform.python_version()}"
+    return (
+        f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def today() -> str:
@@ -33,9 +35,16 @@ def median_range(values: list[float]) -> tuple[float, float, float]:
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the ``<!-- name -->`` section of BENCHMARKS.md."""
     start, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else \
-        "# seqrec benchmarks\n\nEvery number below is written by the script named in its section.\n"
+    text = (
+        BENCHMARKS_MD.read_text(encoding="utf-8")
+        if BENCHMARKS_MD.exists()
+        else "# seqrec benchmarks\n\nEvery number below is written by the script named in its section.\n"
+    )
     block = f"{start}\n{body.rstrip()}\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     BENCHMARKS_MD.write_text(text, encoding="utf-8")

@@ -28,8 +28,9 @@ class EpochModel:
 
         self.vocabulary = build_vocabulary(train, None)
         self.item_ids_ = self.vocabulary.ids
-        counts = np.bincount(self.vocabulary.encode(train["ITEM_ID"]),
-                             minlength=len(self.vocabulary) + 1)[1:].astype(np.float32)
+        counts = np.bincount(
+            self.vocabulary.encode(train["ITEM_ID"]), minlength=len(self.vocabulary) + 1
+        )[1:].astype(np.float32)
         self.popularity = counts / counts.sum()
         self.max_len = max_len
         self.network = None
@@ -41,8 +42,9 @@ class EpochModel:
 
         seqs = read_histories(interactions, self.vocabulary, self.max_len)
         with torch.no_grad():
-            scores = score_all(seqs, lambda x: self.network(torch.as_tensor(x)).numpy(),
-                               self.popularity, 512)
+            scores = score_all(
+                seqs, lambda x: self.network(torch.as_tensor(x)).numpy(), self.popularity, 512
+            )
         return (seqs.user_ids, scores) if return_user_ids else scores
 
 
@@ -66,18 +68,29 @@ def run_config(name: str, split, epochs: int | None, target: float) -> dict:
         # Report-only test curve for "time to quality"; never used to select anything.
         epoch_model.network = network
         res = evaluate(epoch_model, split.test_input, split.test, protocol="full", ks=(10,))
-        point = {"epoch": epoch, "elapsed_s": round(time.perf_counter() - started, 1),
-                 "val_ndcg@10": round(record.get("val_ndcg@10", float("nan")), 4),
-                 "test_ndcg@10": round(res["NDCG@10"], 4)}
+        point = {
+            "epoch": epoch,
+            "elapsed_s": round(time.perf_counter() - started, 1),
+            "val_ndcg@10": round(record.get("val_ndcg@10", float("nan")), 4),
+            "test_ndcg@10": round(res["NDCG@10"], 4),
+        }
         curve.append(point)
         print(json.dumps(point), flush=True)
 
     estimator.epoch_callbacks = [on_epoch]
-    recommender.train(interactions_ds=InteractionsDataset(split.train),
-                      valid_interactions_ds=InteractionsDataset(split.valid))
+    recommender.train(
+        interactions_ds=InteractionsDataset(split.train),
+        valid_interactions_ds=InteractionsDataset(split.valid),
+    )
     wall = time.perf_counter() - started
-    results = evaluate_many(recommender, split.test_input, split.test,
-                            protocols=("full", "sampled"), ks=(10,), random_state=0)
+    results = evaluate_many(
+        recommender,
+        split.test_input,
+        split.test,
+        protocols=("full", "sampled"),
+        ks=(10,),
+        random_state=0,
+    )
     reached = next((p for p in curve if p["test_ndcg@10"] >= target), None)
     return {
         "config": name,
@@ -106,7 +119,11 @@ def render(rows: list[dict], target: float, command: str) -> str:
     ]
     for r in rows:
         reach = r["time_to_target"]
-        reach_txt = f"{reach['elapsed_s'] / 60:.1f} min (epoch {reach['epoch']})" if reach else "not reached"
+        reach_txt = (
+            f"{reach['elapsed_s'] / 60:.1f} min (epoch {reach['epoch']})"
+            if reach
+            else "not reached"
+        )
         lines.append(
             f"| `{r['config']}` | {r['full']['NDCG@10']:.4f} | {r['full']['HR@10']:.4f} | "
             f"{r['sampled']['NDCG@10']:.4f} | {r['sampled']['HR@10']:.4f} | "
@@ -115,9 +132,12 @@ def render(rows: list[dict], target: float, command: str) -> str:
     lines += ["", "Configs (all other parameters at their defaults):", ""]
     for r in rows:
         lines.append(f"- `{r['config']}`: `{json.dumps(r['params'], sort_keys=True)}`")
-    lines += ["", "Published (full ranking NDCG@10 / Recall@10): SASRec+ 0.1821 / 0.3152, gSASRec "
-              "0.1726 / 0.3003, SASRec BCE ≈ 0.126 / 0.24. Sampled NDCG@10 / HR@10: SASRec paper "
-              "0.5905 / 0.8245."]
+    lines += [
+        "",
+        "Published (full ranking NDCG@10 / Recall@10): SASRec+ 0.1821 / 0.3152, gSASRec "
+        "0.1726 / 0.3003, SASRec BCE ≈ 0.126 / 0.24. Sampled NDCG@10 / HR@10: SASRec paper "
+        "0.5905 / 0.8245.",
+    ]
     return "\n".join(lines)
 
 

@@ -1,0 +1,216 @@
+"""Training throughput on ML-1M: epoch time and sequences/s, seqrec vs scikit-rec 0.4.2.
+
+Config (both libraries): max_len 200, hidden 50, 2 blocks, 1 head, batch 128, dropout 0.2,
+Adam lr 1e-3, BCE with 1 sampled negative, no validation; plus seqrec's full softmax
+(``loss_fn_name="ce"``). Each library trains N epochs in its own fresh process through its
+public ``train()`` on the same parquet file; per-epoch wall times are taken from the
+epoch's shuffle to the end of its last optimizer step (seqrec: ``history_[i]["time_s"]``;
+scikit-rec: its per-epoch ``np.random.shuffle`` call, see ``bench/peers/skrec_train.py``).
+Data loading (reading the file) and the work ``train()`` does outside the epochs
+(sequence building, vocabulary, tensors, model init) are reported separately.
+
+Run: ``python bench/train_throughput.py [--quick] [--write]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import (  # noqa: E402
+    RESULTS,
+    command_line,
+    emit,
+    finish,
+    fmt_num,
+    fmt_stat,
+    header,
+    md_table,
+    ml1m_table,
+    peer_cmd,
+    run_json,
+    stats,
+    write_parquet,
+)
+
+CONFIG = {"max_len": 200, "hidden": 50, "blocks": 2, "heads": 1, "batch": 128, "dropout": 0.2}
+TARGET = 0.5  # seqrec epoch time <= 0.5x scikit-rec's
+
+
+def child(data: str, epochs: int, loss: str) -> None:
+    import torch
+    from seqrec_trainer import (
+        InteractionsDataset,
+        SASRecClassifierEstimator,
+        SequentialRecommender,
+        SequentialScorer,
+    )
+
+    started = time.perf_counter()
+    dataset = InteractionsDataset(data)
+    read_s = time.perf_counter() - started
+    estimator = SASRecClassifierEstimator(
+        hidden_units=CONFIG["hidden"], num_blocks=CONFIG["blocks"], num_heads=CONFIG["heads"],
+        dropout_rate=CONFIG["dropout"], num_negatives=1, max_len=CONFIG["max_len"],
+        learning_rate=0.001, epochs=epochs, batch_size=CONFIG["batch"], loss_fn_name=loss,
+        random_state=0,
+    )
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=CONFIG["max_len"])
+    started = time.perf_counter()
+    recommender.train(interactions_ds=dataset)
+    train_s = time.perf_counter() - started
+    epoch_s = [h["time_s"] for h in estimator.history_]
+    summary = recommender.training_summary_
+    emit({
+        "epoch_s": epoch_s, "train_s": train_s, "outside_epochs_s": train_s - sum(epoch_s),
+        "read_s": read_s, "n_rows": len(dataset), "n_sequences": summary["n_train_sequences"],
+        "n_items": summary["n_items"], "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    })
+
+
+def profile_child(data: str) -> None:
+    """torch.profiler over one seqrec BCE epoch of a small table (public API only)."""
+    from seqrec_trainer import (
+        InteractionsDataset,
+        SASRecClassifierEstimator,
+        SequentialRecommender,
+        SequentialScorer,
+    )
+    from torch.profiler import ProfilerActivity, profile
+
+    dataset = InteractionsDataset(data)
+    estimator = SASRecClassifierEstimator(
+        hidden_units=CONFIG["hidden"], num_blocks=CONFIG["blocks"], num_heads=CONFIG["heads"],
+        dropout_rate=CONFIG["dropout"], num_negatives=1, max_len=CONFIG["max_len"],
+        learning_rate=0.001, epochs=1, batch_size=CONFIG["batch"], random_state=0,
+    )
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=CONFIG["max_len"])
+    recommender.train(interactions_ds=dataset)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        recommender.train(interactions_ds=dataset)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:10]
+    emit({"total_s": total / 1e6, "top": [
+        {"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / total,
+         "calls": e.count} for e in top]})
+
+
+def targets_per_epoch(table: dict, max_len: int) -> int:
+    """(input, next item) pairs per epoch: min(n, max_len + 1) - 1 per user."""
+    import numpy as np
+
+    _, counts = np.unique(table["USER_ID"], return_counts=True)
+    return int((np.minimum(counts, max_len + 1) - 1).clip(min=0).sum())
+
+
+def render(runs: dict, command: str, quick: bool, source: str, epochs: dict,
+           targets: int) -> str:
+    counts = ", ".join(f"{k}: {v}" for k, v in epochs.items())
+    lines = header(
+        "Training throughput (ML-1M, max_len 200, hidden 50, 2 blocks, batch 128)", command,
+        quick, f"Each run trains N epochs in a fresh process ({counts}), one after the other; "
+        "per-epoch wall time, median (min–max) over the epochs.",
+    )
+    peer = runs.get("skrec_bce")
+    peer_med = stats(peer["epoch_s"])["median"] if peer else None
+    lines += ["", f"Data: {source}. {targets:,} training targets (input, next item) per epoch.",
+              ""]
+    head = ["library / loss", "epoch time [s]", "sequences/s", "targets/s", "× scikit-rec epoch",
+            "read file [s]", "train() outside epochs [s]", "target / met?"]
+    labels = {"seqrec_bce": "seqrec, BCE (1 negative)",
+              "skrec_bce": "scikit-rec 0.4.2, BCE (1 negative)",
+              "seqrec_ce": "seqrec, full softmax CE"}
+    rows = []
+    for key, label in labels.items():
+        if key not in runs:
+            continue
+        r = runs[key]
+        s = stats(r["epoch_s"])
+        seq_s = stats([r["n_sequences"] / e for e in r["epoch_s"]])
+        tgt_s = stats([targets / e for e in r["epoch_s"]])
+        rel = s["median"] / peer_med if peer_med else float("nan")
+        if key == "seqrec_bce" and peer_med:
+            miss = f"✗ {rel:.2f}× ({rel / TARGET:.1f}× over)"
+            target = f"≤ 0.5×: {'✓' if rel <= TARGET else miss}"
+        else:
+            target = "—"
+        rows.append([label, fmt_stat(s), fmt_stat(seq_s), fmt_stat(tgt_s),
+                     f"{rel:.2f}×" if key != "skrec_bce" and peer_med else
+                     ("1× (baseline)" if key == "skrec_bce" else "n/a"),
+                     fmt_num(r["read_s"]), fmt_num(r["outside_epochs_s"]), target])
+    lines += md_table(head, rows)
+    any_run = next(iter(runs.values()))
+    lines += ["", f"torch {any_run['torch']} with {any_run['torch_threads']} threads in both venvs "
+              "(defaults). Both libraries feed every position that has a real input and a real "
+              "next item as a target, one sequence (last 201 items) per user."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="first 150 users, 2 epochs")
+    parser.add_argument("--write", action="store_true",
+                        help="write the BENCHMARKS.md section (default unless --quick)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--skip", default="", help="comma list of seqrec_bce,skrec_bce,seqrec_ce")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="skip the torch.profiler breakdown of a seqrec epoch")
+    parser.add_argument("--child", nargs=3, metavar=("DATA", "EPOCHS", "LOSS"), help="internal")
+    parser.add_argument("--profile-child", metavar="DATA", help="internal")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), args.child[2])
+        return 0
+    if args.profile_child:
+        profile_child(args.profile_child)
+        return 0
+    quick = args.quick
+    # 5 epochs for the BCE pair (the target), 3 for the slower full-softmax row
+    epochs = {"seqrec_bce": 2, "skrec_bce": 2, "seqrec_ce": 2} if quick else \
+        {"seqrec_bce": 5, "skrec_bce": 5, "seqrec_ce": 3}
+    if args.epochs:
+        epochs = dict.fromkeys(epochs, args.epochs)
+    write = args.write or not (quick or args.no_write)
+    table, source = ml1m_table(max_users=150 if quick else None)
+    data = write_parquet(table, RESULTS / "cache" / f"train_{'quick' if quick else 'full'}.parquet")
+    me = [sys.executable, str(Path(__file__).resolve())]
+    skip = set(filter(None, args.skip.split(",")))
+    runs = {}
+    for key in ("seqrec_bce", "skrec_bce", "seqrec_ce"):
+        if key in skip:
+            continue
+        if key == "skrec_bce":
+            cmd = peer_cmd("skrec_train.py", "--data", str(data), "--epochs", str(epochs[key]),
+                           *[x for k, v in CONFIG.items()
+                             for x in (f"--{k.replace('_', '-')}", str(v))])
+        else:
+            cmd = me + ["--child", str(data), str(epochs[key]), key.split("_")[1]]
+        runs[key] = run_json(cmd)
+        print(f"{key}: epochs {[round(e, 2) for e in runs[key]['epoch_s']]} s", flush=True)
+    profile = None
+    if not (quick or args.no_profile):
+        small, _ = ml1m_table(max_users=640)
+        small_path = write_parquet(small, RESULTS / "cache" / "train_profile.parquet")
+        profile = run_json(me + ["--profile-child", str(small_path)])
+    command = command_line("train_throughput.py", sys.argv[1:])
+    targets = targets_per_epoch(table, CONFIG["max_len"])
+    body = render(runs, command, quick, source, epochs, targets)
+    if profile:
+        ops = ", ".join(f"`{t['op']}` {t['share']:.0%}" for t in profile["top"][:8])
+        body += ("\n\nWhere a seqrec BCE epoch goes (torch.profiler, self CPU time, one epoch on "
+                 f"the first 640 users = 5 batches): {ops}.")
+    finish("train_throughput", quick, write, body,
+           {"config": CONFIG, "epochs": epochs, "data": source, "targets_per_epoch": targets,
+            "runs": runs, "profile": profile})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
