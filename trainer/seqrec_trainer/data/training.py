@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from seqrec_runtime.errors import InvalidParameterError
-from seqrec_runtime.sequences import build_sequences, sort_order
+from seqrec_runtime.sequences import build_sequences, factorize, sort_order
 from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID
 from seqrec_runtime.vocabulary import ItemVocabulary
 
@@ -81,8 +81,7 @@ def prepare(
     ``max_len + 1`` per user are kept. A validation target is never a training target:
     each validated user's training rows stop before the validation interaction.
     """
-    users, user_codes = np.unique(interactions[USER_ID], return_inverse=True)
-    user_codes = user_codes.reshape(-1)
+    users, user_codes = factorize(interactions[USER_ID])
     index = vocabulary.encode(interactions[ITEM_ID])
     timestamps = interactions[TIMESTAMP]
     order = sort_order(user_codes, timestamps)
@@ -106,7 +105,9 @@ def prepare(
     kept = order[keep_sorted]
     outcome = interactions.get(OUTCOME)
     aligned = {OUTCOME: outcome[kept]} if outcome is not None else None
-    seqs = build_sequences(user_codes[kept], index[kept], timestamps[kept], max_len + 1, aligned)
+    seqs = build_sequences(
+        user_codes[kept], index[kept], timestamps[kept], max_len + 1, aligned, presorted=True
+    )
     # build_sequences re-numbers users among those with kept rows; map back for validation
     has_target = seqs.lengths >= 2
     if not has_target.any():
