@@ -228,7 +228,28 @@ def _decode_utf8(value: Any, column: str) -> Any:
         ) from exc
 
 
+_TYPE_OF = np.frompyfunc(type, 1, 1)
+_LEN_OF = np.frompyfunc(len, 1, 1)
+
+
+def _all_plain_strings(array: np.ndarray) -> np.ndarray | None:
+    """Fast path for text columns (pandas/pyarrow hand them over as object arrays).
+
+    Returns the unicode array when every value is a ``str`` that numpy stores exactly
+    (no trailing NUL), else ``None`` so the checking loop below reports the problem.
+    """
+    if not len(array) or not (_TYPE_OF(array) == str).all():  # noqa: E721 (vectorised)
+        return None
+    out = array.astype(str)
+    if (_LEN_OF(array).astype(np.int64) != np.char.str_len(out)).any():
+        return None
+    return out
+
+
 def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:
+    fast = _all_plain_strings(array)
+    if fast is not None:
+        return fast
     types = set()
     for i, v in enumerate(array):
         if isinstance(v, str):
