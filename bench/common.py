@@ -38,7 +38,8 @@ def write_section(name: str, body: str) -> None:
     text = (
         BENCHMARKS_MD.read_text(encoding="utf-8")
         if BENCHMARKS_MD.exists()
-        else "# seqrec benchmarks\n\nEvery number below is written by the script named in its section.\n"
+        else "# seqrec benchmarks\n\nEvery number below is written by the script named in "
+        "its section.\n"
     )
     block = f"{start}\n{body.rstrip()}\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
