@@ -89,7 +89,10 @@ class SeqrecRuntime:
         Raise :class:`ProviderError` instead of warning when a requested provider is not
         available or not used.
     batch_size
-        Users per model call in :meth:`score_items` and :meth:`recommend`.
+        Users per model call in :meth:`score_items` and :meth:`recommend`. Each chunk is
+        trimmed to its longest history, so smaller chunks waste less padding; 64 measured
+        fastest for ML-1M-shaped data on 2 cores (3.2k vs 2.5k users/s at 256, see
+        BENCHMARKS.md). Results do not depend on it.
 
     Attributes
     ----------
@@ -110,7 +113,7 @@ class SeqrecRuntime:
         providers: _providers.ProviderSpec | Sequence[_providers.ProviderSpec] | None = None,
         intra_op_num_threads: int | None = None,
         strict_providers: bool = False,
-        batch_size: int = 256,
+        batch_size: int = 64,
     ) -> None:
         self.batch_size = _check_batch_size(batch_size)
         strict = _check_flag(strict_providers, "strict_providers")
@@ -318,7 +321,7 @@ def load(
     providers: _providers.ProviderSpec | Sequence[_providers.ProviderSpec] | None = None,
     intra_op_num_threads: int | None = None,
     strict_providers: bool = False,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> SeqrecRuntime:
     """Load and verify a seqrec artifact; see :class:`SeqrecRuntime` for the parameters.
 
