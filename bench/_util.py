@@ -6,6 +6,7 @@ ML-1M table, the shared ML-1M-sized model/artifact, result files and Markdown re
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -320,3 +321,14 @@ __all__ = [
     "make_interactions", "md_table", "median", "ml1m_table", "peak_bytes", "peer_cmd",
     "percentile", "ratio", "rss_bytes", "run_json", "skrec_python", "stats", "write_parquet",
 ]
+
+
+def suite_parser(description: str | None, quick_help: str) -> argparse.ArgumentParser:
+    """The argument parser every suite starts from: ``--quick``, ``--write``, ``--no-write``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--write", action="store_true",
+                        help="write the BENCHMARKS.md section (default unless --quick)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    return parser

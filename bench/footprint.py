@@ -17,7 +17,6 @@ Run: ``python bench/footprint.py [--quick] [--write]``.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from _util import (  # noqa: E402
     run_json,
     skrec_python,
     stats,
+    suite_parser,
     write_parquet,
 )
 
@@ -243,13 +243,9 @@ def render(res: dict, command: str, quick: bool, runs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="1 run, no warm-up; reuse the runtime-only venv and cached model")
-    parser.add_argument("--write", action="store_true",
-                        help="write the BENCHMARKS.md section (default unless --quick)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    parser = suite_parser(
+        __doc__, "1 run, no warm-up; reuse the runtime-only venv and cached model"
+    )
     parser.add_argument("--runs", type=int, default=None)
     args = parser.parse_args()
     quick = args.quick

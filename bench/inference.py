@@ -21,7 +21,6 @@ Run: ``python bench/inference.py [--quick] [--write]``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from _util import (  # noqa: E402
     percentile,
     run_json,
     stats,
+    suite_parser,
     write_parquet,
 )
 
@@ -300,14 +300,8 @@ def render(res: dict, command: str, quick: bool, meta: dict, peer: dict | None) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="2 rounds x 50 calls, batch of 1,000 users, 1 repeat; reuses a "
+    parser = suite_parser(__doc__, "2 rounds x 50 calls, batch of 1,000 users, 1 repeat; reuses a "
                              "cached model")
-    parser.add_argument("--write", action="store_true",
-                        help="write the BENCHMARKS.md section (default unless --quick)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
     parser.add_argument("--reuse-model", action="store_true",
                         help="reuse bench/results/ml1m_model when present")
     parser.add_argument("--no-peer", action="store_true", help="skip scikit-rec")

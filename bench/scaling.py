@@ -18,7 +18,6 @@ PNG plots go to ``docs/img/``. Run: ``python bench/scaling.py [--quick] [--write
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -42,6 +41,7 @@ from _util import (  # noqa: E402
     percentile,
     run_json,
     stats,
+    suite_parser,
 )
 
 IMG = ROOT / "docs" / "img"
@@ -369,12 +369,7 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes, 1-2 repeats")
-    parser.add_argument("--write", action="store_true",
-                        help="write the BENCHMARKS.md section (default unless --quick)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    parser = suite_parser(__doc__, "small sizes, 1-2 repeats")
     parser.add_argument("--mem-child", nargs=2, metavar=("METHOD", "USERS"), help="internal")
     parser.add_argument("--items-child", nargs=2, metavar=("SIZES", "REPEATS"), help="internal")
     args = parser.parse_args()

@@ -16,7 +16,6 @@ Run: ``python bench/sequence_building.py [--quick] [--write]``.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
 import sys
@@ -39,6 +38,7 @@ from _util import (  # noqa: E402
     peer_cmd,
     run_json,
     stats,
+    suite_parser,
 )
 
 MAX_LEN = 200
@@ -250,12 +250,7 @@ def render(results: dict, profiles: list, sizes, repeats, command, quick, ties) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="300k rows, 1 repeat")
-    parser.add_argument("--write", action="store_true",
-                        help="write the BENCHMARKS.md section (default unless --quick)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    parser = suite_parser(__doc__, "300k rows, 1 repeat")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--sizes", default=None, help="comma-separated row counts")
     parser.add_argument("--pandas-venv", choices=("seqrec", "skrec"), default="seqrec",

@@ -14,7 +14,6 @@ Run: ``python bench/train_throughput.py [--quick] [--write]``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from _util import (  # noqa: E402
     peer_cmd,
     run_json,
     stats,
+    suite_parser,
     write_parquet,
 )
 
@@ -152,12 +152,7 @@ def render(runs: dict, command: str, quick: bool, source: str, epochs: dict,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="first 150 users, 2 epochs")
-    parser.add_argument("--write", action="store_true",
-                        help="write the BENCHMARKS.md section (default unless --quick)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="do not touch BENCHMARKS.md (JSON and stdout only)")
+    parser = suite_parser(__doc__, "first 150 users, 2 epochs")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--skip", default="", help="comma list of seqrec_bce,skrec_bce,seqrec_ce")
     parser.add_argument("--no-profile", action="store_true",
