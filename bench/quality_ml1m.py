@@ -152,8 +152,15 @@ def main() -> int:
                         help="re-render BENCHMARKS.md from a previous run's --json output")
     args = parser.parse_args()
     if args.from_json is not None:
+        from seqrec_trainer.presets import get_preset
+
         rows = json.loads(args.from_json.read_text())
-        command = "python bench/quality_ml1m.py --configs " + ",".join(r["config"] for r in rows)
+        command = "` and `".join(
+            f"python bench/quality_ml1m.py --configs {r['config']}"
+            + (f" --epochs {r['params']['epochs']}"
+               if r["params"]["epochs"] != get_preset(r["config"])["epochs"] else "")
+            for r in rows
+        )
         write_section("quality_ml1m", render(rows, args.target, command))
         return 0
     if not ML1M.exists():
