@@ -217,6 +217,17 @@ def length_scaling(rt, table, lengths, n_batch: int, repeats: int, calls: int) -
 
 
 # --------------------------------------------------------------------------- plots
+
+def _save(fig, name: str) -> Path:
+    """Lay out, write ``docs/img/<name>`` and close ``fig``; return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = IMG / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
 def plots(res: dict, ram: int) -> list[str]:
     try:
         import matplotlib
@@ -253,11 +264,7 @@ def plots(res: dict, ram: int) -> list[str]:
     ax2.set(xlabel="users", ylabel="GiB", title="memory")
     ax2.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    path = IMG / "scaling_users.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(_save(fig, "scaling_users.png"))
 
     items = res["items"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -277,11 +284,7 @@ def plots(res: dict, ram: int) -> list[str]:
             title="where score_items(all users) stops fitting")
     ax2.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    path = IMG / "scaling_items.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(_save(fig, "scaling_items.png"))
 
     lengths = res["lengths"]
     fig, ax1 = plt.subplots(figsize=(6, 4))
@@ -295,11 +298,7 @@ def plots(res: dict, ram: int) -> list[str]:
     ax2.set(ylabel="batch users/s", ylim=(0, None))
     ax1.set_title("runtime vs history length (blue: latency, orange: throughput)")
     ax1.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path = IMG / "scaling_maxlen.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(_save(fig, "scaling_maxlen.png"))
     return [os.path.relpath(p, ROOT) for p in files]
 
 

@@ -18,6 +18,13 @@ from .errors import InvalidParameterError, InvalidParameterTypeError
 _FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
+def check_flag(value: Any, name: str) -> bool:
+    """Validate a boolean argument (``exclude_seen``, ``return_user_ids``, ...)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_top_k(top_k: Any, n_candidates: int) -> int:
     """Validate ``top_k``; clip it (with a warning) to ``n_candidates``."""
     if isinstance(top_k, (bool, np.bool_)) or not isinstance(top_k, numbers.Integral):

@@ -16,15 +16,9 @@ from .batch import iter_chunks, recommend_all, resolve_top_k, score_all
 from .errors import ArtifactError, InvalidParameterError, InvalidParameterTypeError
 from .histories import ColdUserWarning, read_histories
 from .inference import Graphs, exclusion_matrix
-from .ranking import check_temperature, make_rng, rank
+from .ranking import check_flag, check_temperature, make_rng, rank
 from .sequences import Sequences, left_pad
 from .table import ITEM_ID, normalize_ids
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -116,7 +110,7 @@ class SeqrecRuntime:
         batch_size: int = 64,
     ) -> None:
         self.batch_size = _check_batch_size(batch_size)
-        strict = _check_flag(strict_providers, "strict_providers")
+        strict = check_flag(strict_providers, "strict_providers")
         requested = _providers.resolve_providers(providers, strict=strict)
         options = _providers.session_options(intra_op_num_threads)
         artifact: Artifact = read_artifact(artifact_dir)
@@ -162,7 +156,7 @@ class SeqrecRuntime:
             columns follow :attr:`item_ids_`. Users without a known item ("cold") get
             the popularity fallback scores (and a :class:`ColdUserWarning`).
         """
-        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
+        return_user_ids = check_flag(return_user_ids, "return_user_ids")
         seqs = read_histories(interactions, self._vocab, self.max_len)
         graphs = self._graphs
         scores = score_all(seqs, graphs.scores, graphs.fallback, self.batch_size)
@@ -206,8 +200,8 @@ class SeqrecRuntime:
         """
         temperature = check_temperature(sampling_temperature)
         rng = _rng(random_state, temperature)
-        exclude_seen = _check_flag(exclude_seen, "exclude_seen")
-        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
+        exclude_seen = check_flag(exclude_seen, "exclude_seen")
+        return_user_ids = check_flag(return_user_ids, "return_user_ids")
         seqs = read_histories(interactions, self._vocab, self.max_len)
         top_k = resolve_top_k(top_k, seqs, self.n_items, exclude_seen)
         columns = self._rank(seqs, top_k, temperature, rng, exclude_seen)
@@ -266,7 +260,7 @@ class SeqrecRuntime:
         """
         temperature = check_temperature(sampling_temperature)
         rng = _rng(random_state, temperature)
-        exclude_seen = _check_flag(exclude_seen, "exclude_seen")
+        exclude_seen = check_flag(exclude_seen, "exclude_seen")
         known = self._encode_history(item_ids)
         known = known[known != 0]
         seqs = _one_user(known, self.max_len)

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 from seqrec_runtime.batch import recommend_all, resolve_top_k
 from seqrec_runtime.histories import read_histories
-from seqrec_runtime.ranking import check_temperature, make_rng
+from seqrec_runtime.ranking import check_flag, check_temperature, make_rng
 from seqrec_runtime.sequences import Sequences
 from seqrec_runtime.table import OUTCOME
 
 from .data.datasets import InteractionsDataset, ItemsDataset
 from .data.training import build_vocabulary, prepare
-from .errors import InvalidParameterError, InvalidParameterTypeError, NotFittedError
+from .errors import InvalidParameterError, NotFittedError
 from .scorer import SequentialScorer
 
 logger = logging.getLogger("seqrec")
@@ -29,12 +29,6 @@ def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
     if data is None:
         raise InvalidParameterError(f"{name} is required")
     return InteractionsDataset(data).fetch_data()
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _check_finite_weights(scorer: SequentialScorer, interactions: dict[str, np.ndarray]) -> None:
@@ -169,7 +163,7 @@ class SequentialRecommender:
             float32 ``(n_users, n_items)``, rows in ascending USER_ID order, columns in
             ``item_ids_`` order; ``(user_ids, scores)`` with ``return_user_ids=True``.
         """
-        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
+        return_user_ids = check_flag(return_user_ids, "return_user_ids")
         seqs = self._histories(interactions)
         scores = self.scorer.score_sequences(seqs)
         return (seqs.user_ids, scores) if return_user_ids else scores
@@ -206,8 +200,8 @@ class SequentialRecommender:
         numpy.ndarray or (numpy.ndarray, numpy.ndarray)
             ``(n_users, top_k)`` original item ids, rows in ascending USER_ID order.
         """
-        exclude_seen = _check_flag(exclude_seen, "exclude_seen")
-        return_user_ids = _check_flag(return_user_ids, "return_user_ids")
+        exclude_seen = check_flag(exclude_seen, "exclude_seen")
+        return_user_ids = check_flag(return_user_ids, "return_user_ids")
         temperature = check_temperature(sampling_temperature)
         rng = make_rng(random_state)
         seqs = self._histories(interactions)
