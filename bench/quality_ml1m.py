@@ -48,7 +48,9 @@ class EpochModel:
         return (seqs.user_ids, scores) if return_user_ids else scores
 
 
-def run_config(name: str, split, epochs: int | None, target: float) -> dict:
+def run_config(
+    name: str, split, overrides: dict, target: float, validation_only: bool = False
+) -> dict:
     from seqrec_trainer import (
         InteractionsDataset,
         SASRecClassifierEstimator,
@@ -57,23 +59,27 @@ def run_config(name: str, split, epochs: int | None, target: float) -> dict:
     )
     from seqrec_trainer.evaluation import evaluate, evaluate_many
 
-    overrides = {"epochs": epochs} if epochs else {}
     estimator = SASRecClassifierEstimator.from_preset(name, random_state=0, verbose=0, **overrides)
     recommender = SequentialRecommender(SequentialScorer(estimator), max_len=estimator.max_len)
     curve: list[dict] = []
     started = time.perf_counter()
     epoch_model = EpochModel(split.train, estimator.max_len)
+    report_s = [0.0]  # time spent in this report-only callback, excluded from elapsed_s
 
     def on_epoch(epoch, network, record):
         # Report-only test curve for "time to quality"; never used to select anything.
-        epoch_model.network = network
-        res = evaluate(epoch_model, split.test_input, split.test, protocol="full", ks=(10,))
+        entered = time.perf_counter()
         point = {
             "epoch": epoch,
-            "elapsed_s": round(time.perf_counter() - started, 1),
+            "elapsed_s": round(entered - started - report_s[0], 1),
             "val_ndcg@10": round(record.get("val_ndcg@10", float("nan")), 4),
-            "test_ndcg@10": round(res["NDCG@10"], 4),
+            "epoch_s": round(record["time_s"], 1),
         }
+        if not validation_only:
+            epoch_model.network = network
+            res = evaluate(epoch_model, split.test_input, split.test, protocol="full", ks=(10,))
+            point["test_ndcg@10"] = round(res["NDCG@10"], 4)
+        report_s[0] += time.perf_counter() - entered
         curve.append(point)
         print(json.dumps(point), flush=True)
 
@@ -82,7 +88,19 @@ def run_config(name: str, split, epochs: int | None, target: float) -> dict:
         interactions_ds=InteractionsDataset(split.train),
         valid_interactions_ds=InteractionsDataset(split.valid),
     )
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - started - report_s[0]
+    row = {
+        "config": name,
+        "overrides": overrides,
+        "params": {k: v for k, v in estimator.get_params().items() if k != "verbose"},
+        "epochs_run": len(estimator.history_),
+        "best_epoch": estimator.best_epoch_,
+        "best_val_ndcg@10": round(max(h["val_ndcg@10"] for h in estimator.history_), 4),
+        "wall_s": round(wall, 1),
+        "curve": curve,
+    }
+    if validation_only:
+        return row
     results = evaluate_many(
         recommender,
         split.test_input,
@@ -92,17 +110,8 @@ def run_config(name: str, split, epochs: int | None, target: float) -> dict:
         random_state=0,
     )
     reached = next((p for p in curve if p["test_ndcg@10"] >= target), None)
-    return {
-        "config": name,
-        "params": {k: v for k, v in estimator.get_params().items() if k != "verbose"},
-        "epochs_run": len(estimator.history_),
-        "best_epoch": estimator.best_epoch_,
-        "wall_s": round(wall, 1),
-        "full": results["full"],
-        "sampled": results["sampled"],
-        "time_to_target": reached,
-        "curve": curve,
-    }
+    row.update(full=results["full"], sampled=results["sampled"], time_to_target=reached)
+    return row
 
 
 def render(rows: list[dict], target: float, command: str) -> str:
@@ -141,26 +150,45 @@ def render(rows: list[dict], target: float, command: str) -> str:
     return "\n".join(lines)
 
 
+def parse_overrides(pairs: list[str], epochs: int | None) -> dict:
+    """``["hidden_units=128", "dropout_rate=0.1"]`` -> typed estimator overrides."""
+    overrides: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        overrides[key] = json.loads(text) if text not in ("None", "none") else None
+    if epochs:
+        overrides["epochs"] = epochs
+    return overrides
+
+
+def command_for(row: dict) -> str:
+    """The command that reproduces one row."""
+    sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in row.get("overrides", {}).items())
+    return f"python bench/quality_ml1m.py --configs {row['config']} {sets}".strip()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configs", default="ml-1m,sasrec-paper")
     parser.add_argument("--epochs", type=int, default=None, help="override max epochs")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="override a preset parameter (JSON value), e.g. hidden_units=128")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="tuning mode: report validation NDCG@10 only, never touch the "
+                             "test item, do not write BENCHMARKS.md")
     parser.add_argument("--target", type=float, default=0.18)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/quality_ml1m.json"))
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the rows (default bench/results/quality_ml1m.json, "
+                             "or quality_ml1m_tuning.json with --validation-only)")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="re-render BENCHMARKS.md from a previous run's --json output")
     args = parser.parse_args()
     if args.from_json is not None:
-        from seqrec_trainer.presets import get_preset
-
         rows = json.loads(args.from_json.read_text())
-        command = "` and `".join(
-            f"python bench/quality_ml1m.py --configs {r['config']}"
-            + (f" --epochs {r['params']['epochs']}"
-               if r["params"]["epochs"] != get_preset(r["config"])["epochs"] else "")
-            for r in rows
-        )
+        command = "` and `".join(command_for(r) for r in rows)
         write_section("quality_ml1m", render(rows, args.target, command))
         return 0
     if not ML1M.exists():
@@ -168,12 +196,25 @@ def main() -> int:
         return 0
     from seqrec_trainer.evaluation import leave_one_out_split, load_sasrec_txt
 
+    overrides = parse_overrides(args.set, args.epochs)
     split = leave_one_out_split(load_sasrec_txt(ML1M))
-    rows = [run_config(name, split, args.epochs, args.target) for name in args.configs.split(",")]
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1))
-    command = "python bench/quality_ml1m.py " + " ".join(sys.argv[1:])
-    table = render(rows, args.target, command.strip())
+    rows = [
+        run_config(name, split, overrides, args.target, args.validation_only)
+        for name in args.configs.split(",")
+    ]
+    default_name = "quality_ml1m_tuning.json" if args.validation_only else "quality_ml1m.json"
+    out = args.json or Path("bench/results") / default_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.validation_only:
+        previous = json.loads(out.read_text()) if out.exists() else []
+        out.write_text(json.dumps(previous + rows, indent=1))
+        for r in rows:
+            print(f"{command_for(r)} --validation-only: best validation NDCG@10 "
+                  f"{r['best_val_ndcg@10']} at epoch {r['best_epoch']} "
+                  f"({r['wall_s'] / 60:.1f} min)")
+        return 0
+    out.write_text(json.dumps(rows, indent=1))
+    table = render(rows, args.target, "` and `".join(command_for(r) for r in rows))
     print(table)
     if not args.no_write:
         write_section("quality_ml1m", table)

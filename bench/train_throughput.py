@@ -100,6 +100,44 @@ def profile_child(data: str) -> None:
          "calls": e.count} for e in top]})
 
 
+def kernels_child(repeats: int) -> None:
+    """Side-by-side forward + backward timings of the two CPU kernels seqrec replaces.
+
+    Loss: full-softmax CE on one ML-1M-sized batch (13,800 targets x 3,416 items x hidden
+    64), ``F.cross_entropy(h @ items.T)`` vs ``full_softmax_cross_entropy``. Dropout: one
+    ``(128, 200, 64)`` activation (a batch at max_len 200), ``nn.Dropout`` vs
+    ``FastDropout``. Methods alternate within each repeat; the first repeat is a warm-up.
+    """
+    import torch
+    import torch.nn.functional as F
+    from seqrec_trainer.estimator.full_softmax import full_softmax_cross_entropy
+    from seqrec_trainer.model.dropout import FastDropout
+
+    gen = torch.Generator().manual_seed(0)
+    m, n_items, d = 13_800, 3_416, 64
+    h = torch.randn(m, d, generator=gen).requires_grad_()
+    items = (0.2 * torch.randn(n_items, d, generator=gen)).requires_grad_()
+    targets = torch.randint(0, n_items, (m,), generator=gen)
+    weights = torch.full((m,), 1.0 / m)
+    x = torch.randn(128, 200, d, generator=gen).requires_grad_()
+    torch_dropout, fast_dropout = torch.nn.Dropout(0.2).train(), FastDropout(0.2).train()
+
+    methods = {
+        "loss: F.cross_entropy": lambda: F.cross_entropy(h @ items.T, targets),
+        "loss: chunked": lambda: full_softmax_cross_entropy(h, items, targets, weights),
+        "dropout: nn.Dropout": lambda: torch_dropout(x).sum(),
+        "dropout: FastDropout": lambda: fast_dropout(x).sum(),
+    }
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(repeats + 1):
+        for name, fn in methods.items():
+            h.grad = items.grad = x.grad = None
+            started = time.perf_counter()
+            fn().backward()
+            times[name].append(time.perf_counter() - started)
+    emit({name: t[1:] for name, t in times.items()})
+
+
 def targets_per_epoch(table: dict, max_len: int) -> int:
     """(input, next item) pairs per epoch: min(n, max_len + 1) - 1 per user."""
     import numpy as np
@@ -151,6 +189,31 @@ def render(runs: dict, command: str, quick: bool, source: str, epochs: dict,
     return "\n".join(lines)
 
 
+def render_kernel(kernel: dict) -> str:
+    lines = [
+        "", "", "Kernels seqrec replaces on CPU, forward + backward, side by side (methods "
+        f"alternating, median (min–max) of {len(kernel['loss: chunked'])} repeats; "
+        "`python bench/train_throughput.py`, same run):", "",
+    ]
+    rows = []
+    for what, (ref, ours) in {
+        "full-softmax loss, 13,800 targets × 3,416 items × 64": (
+            "loss: F.cross_entropy", "loss: chunked"),
+        "dropout 0.2 on a (128, 200, 64) activation": (
+            "dropout: nn.Dropout", "dropout: FastDropout"),
+    }.items():
+        ratio = stats([r / o for r, o in zip(kernel[ref], kernel[ours], strict=True)])
+        rows.append([what, f"`{ref.split(': ')[1]}` {fmt_stat(stats(kernel[ref]), 1e3)} ms",
+                     f"`{ours.split(': ')[1]}` {fmt_stat(stats(kernel[ours]), 1e3)} ms",
+                     f"{ratio['median']:.2f}× ({ratio['min']:.2f}–{ratio['max']:.2f})"])
+    lines += md_table(["kernel", "torch", "seqrec", "speed-up (per repeat)"], rows)
+    lines += ["", "The chunked loss keeps each ~2 MB slice of logits in cache and recomputes it "
+              "in the backward pass (`seqrec_trainer/estimator/full_softmax.py`); FastDropout "
+              "draws random bits in bulk and multiplies by a float mask "
+              "(`seqrec_trainer/model/dropout.py`). Both are what the seqrec rows above run."]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = suite_parser(__doc__, "first 150 users, 2 epochs")
     parser.add_argument("--epochs", type=int, default=None)
@@ -159,7 +222,11 @@ def main() -> int:
                         help="skip the torch.profiler breakdown of a seqrec epoch")
     parser.add_argument("--child", nargs=3, metavar=("DATA", "EPOCHS", "LOSS"), help="internal")
     parser.add_argument("--profile-child", metavar="DATA", help="internal")
+    parser.add_argument("--kernels-child", type=int, metavar="REPEATS", help="internal")
     args = parser.parse_args()
+    if args.kernels_child:
+        kernels_child(args.kernels_child)
+        return 0
     if args.child:
         child(args.child[0], int(args.child[1]), args.child[2])
         return 0
@@ -194,16 +261,17 @@ def main() -> int:
         small, _ = ml1m_table(max_users=640)
         small_path = write_parquet(small, RESULTS / "cache" / "train_profile.parquet")
         profile = run_json(me + ["--profile-child", str(small_path)])
+    kernel = run_json(me + ["--kernels-child", "3" if quick else "9"])
     command = command_line("train_throughput.py", sys.argv[1:])
     targets = targets_per_epoch(table, CONFIG["max_len"])
-    body = render(runs, command, quick, source, epochs, targets)
+    body = render(runs, command, quick, source, epochs, targets) + render_kernel(kernel)
     if profile:
         ops = ", ".join(f"`{t['op']}` {t['share']:.0%}" for t in profile["top"][:8])
         body += ("\n\nWhere a seqrec BCE epoch goes (torch.profiler, self CPU time, one epoch on "
                  f"the first 640 users = 5 batches): {ops}.")
     finish("train_throughput", quick, write, body,
            {"config": CONFIG, "epochs": epochs, "data": source, "targets_per_epoch": targets,
-            "runs": runs, "profile": profile})
+            "runs": runs, "profile": profile, "kernels": kernel})
     return 0
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .full_softmax import full_softmax_cross_entropy
+
 LossFn = Callable[..., torch.Tensor]
 
 
@@ -38,13 +40,21 @@ def _weighted_mean(per_target: torch.Tensor, weights: torch.Tensor | None) -> to
     return (per_target * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
+def _mean_weights(outcomes: torch.Tensor, weighted: bool) -> torch.Tensor:
+    """Weights whose weighted sum is the (OUTCOME-weighted) mean over targets."""
+    if not weighted:
+        return torch.full_like(outcomes, 1.0 / max(outcomes.shape[0], 1))
+    return outcomes / outcomes.sum().clamp_min(1e-12)
+
+
 def ce_loss(h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, **_):
-    """Full softmax cross-entropy over all items ("SASRec+"); OUTCOME weights targets."""
-    logits = h @ items.T
-    per_target = F.cross_entropy(
-        logits, targets - 1, reduction="none", label_smoothing=label_smoothing
-    )
-    return _weighted_mean(per_target, outcomes if weighted else None)
+    """Full softmax cross-entropy over all items ("SASRec+"); OUTCOME weights targets.
+
+    Computed by :func:`full_softmax_cross_entropy` (chunked on CPU: same value and
+    gradients as ``F.cross_entropy`` without materialising all logits).
+    """
+    weights = _mean_weights(outcomes.to(h.dtype), weighted)
+    return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
 
 
 def sampled_softmax_loss(

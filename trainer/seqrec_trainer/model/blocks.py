@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadSelfAttention
+from .dropout import FastDropout
 
 
 class PointWiseFeedForward(nn.Module):
@@ -16,7 +17,7 @@ class PointWiseFeedForward(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(hidden_units, hidden_units),
             nn.GELU(),
-            nn.Dropout(dropout_rate),
+            FastDropout(dropout_rate),
             nn.Linear(hidden_units, hidden_units),
         )
 
@@ -33,7 +34,7 @@ class TransformerBlock(nn.Module):
         self.attention = MultiHeadSelfAttention(hidden_units, num_heads)
         self.ffn_norm = nn.LayerNorm(hidden_units, eps=1e-8)
         self.ffn = PointWiseFeedForward(hidden_units, dropout_rate)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = FastDropout(dropout_rate)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Run the block; with ``last_only`` only the last position is computed and returned."""

@@ -9,6 +9,7 @@ from torch import nn
 
 from .attention import causal_padding_mask, last_query_mask
 from .blocks import TransformerBlock
+from .dropout import FastDropout
 
 
 class SASRecNetwork(nn.Module):
@@ -43,7 +44,7 @@ class SASRecNetwork(nn.Module):
         self.hidden_units = hidden_units
         self.item_embedding = nn.Embedding(n_items + 1, hidden_units, padding_idx=0)
         self.position_embedding = nn.Embedding(max_len, hidden_units)
-        self.embedding_dropout = nn.Dropout(dropout_rate)
+        self.embedding_dropout = FastDropout(dropout_rate)
         self.blocks = nn.ModuleList(
             TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
         )
