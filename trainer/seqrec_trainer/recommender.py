@@ -116,7 +116,10 @@ class SequentialRecommender:
             estimator.set_params(max_len=int(self.max_len))
         started = time.perf_counter()
         vocabulary = build_vocabulary(interactions, items)
-        prepared = prepare(interactions, valid, vocabulary, int(self.max_len))
+        prepared = prepare(
+            interactions, valid, vocabulary, int(self.max_len),
+            getattr(estimator, "history_windows", "last"),
+        )
         self.scorer.fit(prepared, vocabulary)
         _check_finite_weights(self.scorer, interactions)
         self.training_summary_ = {

@@ -14,6 +14,7 @@ from seqrec_runtime.vocabulary import ItemVocabulary
 
 from ..errors import NotEnoughDataError
 from ..estimator.training import TrainingData, ValidationData
+from .windows import all_windows
 
 logger = logging.getLogger("seqrec")
 
@@ -74,12 +75,14 @@ def prepare(
     valid: dict[str, np.ndarray] | None,
     vocabulary: ItemVocabulary,
     max_len: int,
+    history_windows: str = "last",
 ) -> PreparedData:
     """Build ``(n, max_len + 1)`` training sequences and validation inputs/targets.
 
     Rows are sorted stably by (USER_ID, TIMESTAMP) (ties keep input order) and the last
-    ``max_len + 1`` per user are kept. A validation target is never a training target:
-    each validated user's training rows stop before the validation interaction.
+    ``max_len + 1`` per user are kept (``history_windows="all"``: plus earlier windows, see
+    :mod:`.windows`). A validation target is never a training target: each validated user's
+    training rows stop before the validation interaction.
     """
     users, user_codes = factorize(interactions[USER_ID])
     index = vocabulary.encode(interactions[ITEM_ID])
@@ -144,11 +147,20 @@ def prepare(
         sequences=seqs.items[has_target],
         outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
     )
+    if history_windows == "all":
+        known = index[kept] != 0
+        windows, aligned_windows = all_windows(
+            user_codes[kept][known],
+            index[kept][known],
+            max_len + 1,
+            {OUTCOME: outcome[kept][known]} if outcome is not None else None,
+        )
+        train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME))
     summary = {
         "n_interactions": int(len(index)),
         "n_train_rows_used": int(len(kept)),
         "n_users": int(len(users)),
-        "n_train_sequences": int(has_target.sum()),
+        "n_train_sequences": int(len(train.sequences)),
         "n_items": int(len(vocabulary)),
         "n_valid_targets": int(len(valid_data.targets)) if valid_data is not None else 0,
         "n_valid_dropped": int(n_valid_dropped),

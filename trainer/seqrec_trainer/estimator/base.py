@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..data.windows import HISTORY_WINDOWS
 from ..errors import InvalidParameterError, NotFittedError
 from ..model import SASRecNetwork
 from .losses import LossFn
@@ -57,6 +58,11 @@ class SASRecEstimatorBase(ParamsMixin):
         Linear learning-rate warm-up length in epochs (may be fractional).
     max_grad_norm
         Gradient clipping norm, ``None`` for none.
+    history_windows
+        ``"last"`` (default): each user contributes their most recent ``max_len + 1``
+        items. ``"all"``: long histories are also cut into earlier windows of ``max_len + 1``
+        items, so every interaction is a training target once (more data per epoch, longer
+        epochs). Used by ``SequentialRecommender.train``.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -86,6 +92,7 @@ class SASRecEstimatorBase(ParamsMixin):
         lr_schedule: str = "constant",
         warmup_epochs: float = 0.0,
         max_grad_norm: float | None = None,
+        history_windows: str = "last",
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -109,6 +116,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self.lr_schedule = lr_schedule
         self.warmup_epochs = warmup_epochs
         self.max_grad_norm = max_grad_norm
+        self.history_windows = history_windows
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -148,6 +156,10 @@ class SASRecEstimatorBase(ParamsMixin):
             raise InvalidParameterError(
                 f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
                 "'val_hr@10'"
+            )
+        if self.history_windows not in HISTORY_WINDOWS:
+            raise InvalidParameterError(
+                f"history_windows must be one of {HISTORY_WINDOWS}, got {self.history_windows!r}"
             )
         if self.lr_schedule not in ("constant", "cosine"):
             raise InvalidParameterError(
