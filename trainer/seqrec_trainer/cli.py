@@ -31,7 +31,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schema", help="optional client schema YAML for --interactions/--valid")
     p.add_argument("--output", required=True, help="model directory to write")
     p.add_argument("--estimator", choices=["classifier", "regressor"], default="classifier")
-    p.add_argument("--max-len", type=int, default=50)
+    p.add_argument("--max-len", type=int, default=None,
+                   help="longest history read (default: the preset's, else 50)")
     p.add_argument("--preset", help="named hyperparameter preset (overridden by flags)")
     for name, kind in _HYPERPARAMS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
@@ -54,8 +55,10 @@ def _run_train(args: argparse.Namespace) -> int:
         from .presets import get_preset
 
         params = {**get_preset(args.preset), **params}
-    estimator = cls(max_len=args.max_len, verbose=args.verbose, **params)
-    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=args.max_len)
+    max_len = args.max_len if args.max_len is not None else int(params.pop("max_len", 50))
+    params.pop("max_len", None)
+    estimator = cls(max_len=max_len, verbose=args.verbose, **params)
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=max_len)
     recommender.train(
         items_ds=ItemsDataset(args.items) if args.items else None,
         interactions_ds=InteractionsDataset(args.interactions, args.schema),

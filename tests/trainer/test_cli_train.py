@@ -1,0 +1,48 @@
+"""``seqrec train``: presets, flag overrides and max_len resolution."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from seqrec_trainer import SequentialRecommender
+from seqrec_trainer.cli import main
+from seqrec_trainer.evaluation import leave_one_out_split
+
+
+@pytest.fixture
+def files(tmp_path, synthetic_table):
+    split = leave_one_out_split(synthetic_table)
+    train, valid = tmp_path / "train.csv", tmp_path / "valid.csv"
+    pd.DataFrame(split.train).to_csv(train, index=False)
+    pd.DataFrame(split.valid).to_csv(valid, index=False)
+    return train, valid
+
+
+def _train(files, tmp_path, *flags):
+    train, valid = files
+    out = tmp_path / "model"
+    code = main(["train", "--interactions", str(train), "--valid", str(valid),
+                 "--output", str(out), "--verbose", "0", "--epochs", "1",
+                 "--hidden-units", "16", *flags])
+    assert code == 0
+    return SequentialRecommender.load(out)
+
+
+def test_preset_sets_max_len_and_its_parameters(files, tmp_path):
+    params = _train(files, tmp_path, "--preset", "ml-1m").scorer.estimator.get_params()
+    assert params["max_len"] == 200  # from the preset, no --max-len given
+    assert (params["loss_fn_name"], params["history_windows"], params["dropout_rate"]) == (
+        "ce", "all", 0.1
+    )
+
+
+def test_flags_override_the_preset(files, tmp_path):
+    recommender = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
+                         "--history-windows", "last")
+    params = recommender.scorer.estimator.get_params()
+    assert (params["max_len"], params["history_windows"]) == (12, "last")
+    assert recommender.max_len == 12
+
+
+def test_without_preset_max_len_defaults_to_50(files, tmp_path):
+    assert _train(files, tmp_path).scorer.estimator.get_params()["max_len"] == 50
