@@ -55,8 +55,8 @@ def _run_train(args: argparse.Namespace) -> int:
         from .presets import get_preset
 
         params = {**get_preset(args.preset), **params}
-    max_len = args.max_len if args.max_len is not None else int(params.pop("max_len", 50))
-    params.pop("max_len", None)
+    preset_max_len = int(params.pop("max_len", 50))  # a preset's, else the default
+    max_len = args.max_len if args.max_len is not None else preset_max_len
     estimator = cls(max_len=max_len, verbose=args.verbose, **params)
     recommender = SequentialRecommender(SequentialScorer(estimator), max_len=max_len)
     recommender.train(

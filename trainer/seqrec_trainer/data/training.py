@@ -143,19 +143,21 @@ def prepare(
         )
     popularity = np.bincount(index[kept], minlength=len(vocabulary) + 1)[1:].astype(np.float64)
     popularity = (popularity / max(popularity.sum(), 1.0)).astype(np.float32)
-    train = TrainingData(
-        sequences=seqs.items[has_target],
-        outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
-    )
     if history_windows == "all":
-        known = index[kept] != 0
+        kept_index = index[kept]
+        known = kept_index != 0
         windows, aligned_windows = all_windows(
             user_codes[kept][known],
-            index[kept][known],
+            kept_index[known],
             max_len + 1,
-            {OUTCOME: outcome[kept][known]} if outcome is not None else None,
+            {name: values[known] for name, values in (aligned or {}).items()},
         )
         train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME))
+    else:
+        train = TrainingData(
+            sequences=seqs.items[has_target],
+            outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
+        )
     summary = {
         "n_interactions": int(len(index)),
         "n_train_rows_used": int(len(kept)),

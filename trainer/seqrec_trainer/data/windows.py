@@ -56,12 +56,12 @@ def all_windows(
 
     windows = np.zeros((int(n_windows.sum()), width), dtype=np.int64)
     aligned: dict[str, np.ndarray] = {}
-    targets = [(rows[in_own], cols[in_own], in_own), (rows[shared] - 1, 0, shared)]
-    for r, c, pick in targets:
+    placements = [(rows[in_own], cols[in_own], in_own), (rows[shared] - 1, 0, shared)]
+    for r, c, pick in placements:
         windows[r, c] = sorted_items[pick]
     for name, values in (sorted_aligned or {}).items():
         matrix = np.zeros(windows.shape, dtype=values.dtype)
-        for r, c, pick in targets:
+        for r, c, pick in placements:
             matrix[r, c] = values[pick]
         aligned[name] = matrix
     return windows, aligned

@@ -5,8 +5,8 @@ log-softmax and their gradient: three passes over hundreds of MB per batch, boun
 bandwidth on a CPU. :class:`ChunkedSoftmaxCrossEntropy` computes the same loss and the same
 gradients row chunk by row chunk so each chunk's logits stay in cache, and recomputes them in
 the backward pass instead of storing them (an extra matmul is cheaper than the traffic).
-Measured on ML-1M shapes (13,800 targets x 3,416 items x 64): about 1.6x faster forward +
-backward on 2 CPU cores; see ``bench/train_throughput.py``.
+Measured side by side on ML-1M shapes in ``bench/train_throughput.py`` (BENCHMARKS.md,
+"Kernels seqrec replaces").
 """
 
 from __future__ import annotations

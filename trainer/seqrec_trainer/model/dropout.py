@@ -1,11 +1,11 @@
 """Dropout that is cheap on CPU: random bits in bulk, a float mask, one multiply.
 
 ``nn.Dropout`` on CPU draws one Bernoulli sample per element and multiplies by a boolean
-mask; both are slow paths (measured on 2 cores, one ``(128, 200, 128)`` activation: 58 ms,
-more than twice a 128x128 linear layer on it). :class:`FastDropout` draws 64 random bits per
-4 elements, compares 16-bit slices against a threshold and multiplies by a float mask:
-about 5x faster, with the same expectation (the kept share is exact for a 1/65536 grid and
-the scale uses that exact share). On non-CPU devices it is ``F.dropout``.
+mask; both are slow paths. :class:`FastDropout` draws 64 random bits per 4 elements, compares
+16-bit slices against a threshold and multiplies by a float mask, with the same expectation
+(the drop rate lies on a 1/65536 grid and the scale uses the exact kept share). Measured
+side by side in ``bench/train_throughput.py`` (BENCHMARKS.md, "Kernels seqrec replaces").
+On non-CPU devices it is ``F.dropout``.
 """
 
 from __future__ import annotations
