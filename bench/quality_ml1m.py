@@ -41,9 +41,13 @@ class EpochModel:
         from seqrec_runtime.histories import read_histories
 
         seqs = read_histories(interactions, self.vocabulary, self.max_len)
+        device = next(self.network.parameters()).device
         with torch.no_grad():
             scores = score_all(
-                seqs, lambda x: self.network(torch.as_tensor(x)).numpy(), self.popularity, 512
+                seqs,
+                lambda x: self.network(torch.as_tensor(x, device=device)).cpu().numpy(),
+                self.popularity,
+                512,
             )
         return (seqs.user_ids, scores) if return_user_ids else scores
 
@@ -59,7 +63,9 @@ def run_config(
     )
     from seqrec_trainer.evaluation import evaluate, evaluate_many
 
-    estimator = SASRecClassifierEstimator.from_preset(name, random_state=0, verbose=0, **overrides)
+    estimator = SASRecClassifierEstimator.from_preset(
+        name, **{"random_state": 0, "verbose": 0, **overrides}
+    )
     recommender = SequentialRecommender(SequentialScorer(estimator), max_len=estimator.max_len)
     curve: list[dict] = []
     started = time.perf_counter()
@@ -100,6 +106,17 @@ def run_config(
         "curve": curve,
     }
     if validation_only:
+        # Both protocols on the validation item (input: the training rows), so that tuning
+        # can look at the sampled protocol too without touching the test item.
+        valid = evaluate_many(
+            recommender,
+            split.valid_input,
+            split.valid,
+            protocols=("full", "sampled"),
+            ks=(10,),
+            random_state=0,
+        )
+        row.update(valid_full=valid["full"], valid_sampled=valid["sampled"])
         return row
     results = evaluate_many(
         recommender,
@@ -211,9 +228,12 @@ def main() -> int:
         previous = json.loads(out.read_text()) if out.exists() else []
         out.write_text(json.dumps(previous + rows, indent=1))
         for r in rows:
+            full, sampled = r["valid_full"], r["valid_sampled"]
             print(f"{command_for(r)} --validation-only: best validation NDCG@10 "
                   f"{r['best_val_ndcg@10']} at epoch {r['best_epoch']} "
-                  f"({r['wall_s'] / 60:.1f} min)")
+                  f"({r['wall_s'] / 60:.1f} min); validation item, full "
+                  f"{full['NDCG@10']:.4f} / {full['HR@10']:.4f}, sampled "
+                  f"{sampled['NDCG@10']:.4f} / {sampled['HR@10']:.4f}", flush=True)
         return 0
     out.write_text(json.dumps(rows, indent=1))
     table = render(rows, args.target, "` and `".join(command_for(r) for r in rows))

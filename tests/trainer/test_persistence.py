@@ -243,3 +243,47 @@ def test_missing_checksums_are_an_integrity_error(saved):
     (saved / "vocabulary.json").write_text(json.dumps(vocabulary), encoding="utf-8")
     with pytest.raises(ArtifactError):
         SequentialRecommender.load(saved)
+
+
+needs_cpu_only_torch = pytest.mark.skipif(torch.cuda.is_available(), reason="needs no GPU")
+
+
+@needs_cpu_only_torch
+@pytest.mark.parametrize("saved_device", ["cuda", "cuda:1"])
+def test_gpu_trained_model_loads_on_the_cpu_with_a_warning(saved, trained_recommender,
+                                                            synthetic_table, saved_device):
+    from seqrec_trainer import DeviceFallbackWarning
+
+    config = json.loads((saved / "config.json").read_text(encoding="utf-8"))
+    _edit_config(saved, estimator_params={**config["estimator_params"], "device": saved_device})
+    with pytest.warns(DeviceFallbackWarning, match=f"device='{saved_device}'.*CPU"):
+        loaded = SequentialRecommender.load(saved)
+    assert loaded.scorer.estimator.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(loaded.score_items(synthetic_table),
+                                  trained_recommender.score_items(synthetic_table))
+
+
+@needs_cpu_only_torch
+def test_explicit_load_device_replaces_the_saved_one(saved, synthetic_table, recwarn):
+    config = json.loads((saved / "config.json").read_text(encoding="utf-8"))
+    _edit_config(saved, estimator_params={**config["estimator_params"], "device": "cuda"})
+    loaded = SequentialRecommender.load(saved, device="cpu")
+    assert not recwarn.list
+    assert loaded.scorer.estimator.get_params()["device"] == "cpu"
+    assert loaded.score_items(synthetic_table).shape[0] > 0
+
+
+@needs_cpu_only_torch
+def test_load_onto_cuda_without_cuda_is_a_typed_error(saved):
+    from seqrec_trainer.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="CUDA is not available"):
+        SequentialRecommender.load(saved, device="cuda")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", 3.5])
+def test_unknown_device_names_the_value(saved, device):
+    from seqrec_trainer.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="is not a torch device"):
+        SequentialRecommender.load(saved, device=device)

@@ -1,7 +1,7 @@
 """seqrec trainer: SASRec sequential recommendation in PyTorch, scikit-rec style API."""
 
 from .data import InteractionsDataset, ItemsDataset
-from .errors import NotFittedError, SeqrecError
+from .errors import DeviceFallbackWarning, NotFittedError, SeqrecError
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .recommender import SequentialRecommender
 from .scorer import SequentialScorer
@@ -9,6 +9,7 @@ from .scorer import SequentialScorer
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeviceFallbackWarning",
     "InteractionsDataset",
     "ItemsDataset",
     "NotFittedError",

@@ -21,6 +21,10 @@ class NotFittedError(SeqrecError, ValueError, AttributeError):
     """A model was used before ``train``/``fit`` (scikit-learn convention)."""
 
 
+class DeviceFallbackWarning(UserWarning):
+    """A model trained on a GPU was loaded onto the CPU because no GPU is available."""
+
+
 class NotEnoughDataError(SeqrecError, ValueError):
     """Training data without a single (history, next item) pair to learn from."""
 
@@ -28,6 +32,7 @@ class NotEnoughDataError(SeqrecError, ValueError):
 __all__ = [
     "ArtifactError",
     "ArtifactIntegrityError",
+    "DeviceFallbackWarning",
     "EmptyInputError",
     "IdTypeError",
     "InvalidParameterError",

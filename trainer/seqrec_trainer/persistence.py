@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from seqrec_runtime.errors import (
 )
 from seqrec_runtime.vocabulary import ItemVocabulary
 
+from .errors import DeviceFallbackWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .io import atomic_directory, ids_from_json, ids_to_json, sha256_file, write_json
 
@@ -125,8 +127,30 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_recommender(path: str | Path) -> SequentialRecommender:
-    """Rebuild a :class:`SequentialRecommender` saved with :func:`save_recommender`."""
+def _load_device(estimator: Any, device: str | None, path: Path) -> torch.device:
+    """The device to load onto: ``device`` if given, else the saved one, else the CPU."""
+    if device is not None:
+        estimator.set_params(device=device)
+        return estimator._resolve_device()
+    saved = estimator.device
+    if isinstance(saved, str) and saved.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"{path} was trained with device={saved!r} but CUDA is not available here; "
+            "loaded onto the CPU (pass device='cpu' to load() to silence this)",
+            DeviceFallbackWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    return estimator._resolve_device()
+
+
+def load_recommender(path: str | Path, device: str | None = None) -> SequentialRecommender:
+    """Rebuild a :class:`SequentialRecommender` saved with :func:`save_recommender`.
+
+    ``device=None`` loads onto the device the model was trained with, or onto the CPU with a
+    :class:`DeviceFallbackWarning` when that was a GPU and none is available here. An
+    explicit ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``...) replaces the saved one.
+    """
     from .recommender import SequentialRecommender
     from .scorer import SequentialScorer
 
@@ -147,7 +171,7 @@ def load_recommender(path: str | Path) -> SequentialRecommender:
     except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError,
             pickle.UnpicklingError) as exc:  # OSError: torch's reader on a truncated file
         raise ArtifactError(f"{path} is not a loadable seqrec model: {exc}") from exc
-    device = estimator._resolve_device()
+    device = _load_device(estimator, device, path)
     estimator.network_ = network.to(device).eval()
     estimator.n_items_ = n_items
     estimator.history_ = config.get("history", [])

@@ -228,8 +228,18 @@ class SequentialRecommender:
         return save_recommender(self, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> SequentialRecommender:
-        """Load a recommender written by :meth:`save`."""
+    def load(cls, path: str | Path, device: str | None = None) -> SequentialRecommender:
+        """Load a recommender written by :meth:`save`.
+
+        Parameters
+        ----------
+        path
+            The directory given to :meth:`save`.
+        device
+            ``None``: the device it was trained on, or the CPU (with a
+            ``DeviceFallbackWarning``) when that was a GPU and none is available here.
+            Otherwise the device to load onto (``"cpu"``, ``"cuda"``...).
+        """
         from .persistence import load_recommender
 
-        return load_recommender(path)
+        return load_recommender(path, device=device)

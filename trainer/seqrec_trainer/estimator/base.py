@@ -178,7 +178,13 @@ class SASRecEstimatorBase(ParamsMixin):
     def _resolve_device(self) -> torch.device:
         if self.device in (None, "cpu"):
             return torch.device("cpu")
-        device = torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise InvalidParameterError(
+                f"device={self.device!r} is not a torch device; use None/'cpu', 'cuda' or "
+                f"'cuda:N' ({exc})"
+            ) from exc
         if device.type == "cuda" and not torch.cuda.is_available():
             raise InvalidParameterError(
                 f"device={self.device!r} was requested but CUDA is not available in this torch "

@@ -1,0 +1,162 @@
+"""Device check: CUDA training, GPU -> CPU portability and the CUDA execution provider.
+
+Run on a machine with a CUDA build of torch (not part of ``make test``; CI has no GPU)::
+
+    python bench/gpu_check.py --json gpu_check.json
+
+What it checks, each printed as ``ok``/``FAIL`` and written to the JSON report:
+
+1. Training with ``device="cuda"`` (CE and BCE) gives finite losses and a validation
+   NDCG@10 close to the same fit on the CPU (same data, same seed; the random streams
+   differ, so the numbers are compared with a tolerance, not for equality).
+2. A model trained on the GPU saves, loads on the CPU in a process that sees no GPU
+   (``CUDA_VISIBLE_DEVICES=""``) with a ``DeviceFallbackWarning``, and gives the GPU
+   model's scores there.
+3. ``export_onnx`` of the GPU-trained model validates against torch, and the artifact's
+   scores under each available onnxruntime provider (``CUDAExecutionProvider`` when this
+   onnxruntime has it) match the CPU provider's.
+
+Exits 0 with ``SKIP`` when CUDA is not available, 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PARAMS = dict(hidden_units=64, num_blocks=2, max_len=50, epochs=8, batch_size=128,
+              early_stopping_patience=None, monitor="val_ndcg@10", random_state=0)
+
+LOAD_ON_CPU = """
+import sys, warnings, numpy as np
+from seqrec_trainer import DeviceFallbackWarning, SequentialRecommender
+from seqrec_trainer.evaluation import leave_one_out_split
+from seqrec_trainer.datasets import make_sequential_interactions
+import torch
+assert not torch.cuda.is_available(), "this process should see no GPU"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    model = SequentialRecommender.load(sys.argv[1])
+assert any(issubclass(w.category, DeviceFallbackWarning) for w in caught), caught
+split = leave_one_out_split(make_sequential_interactions(n_users=600, random_state=0))
+np.save(sys.argv[2], model.score_items(split.test_input))
+print(model.scorer.estimator.device_)
+"""
+
+
+def _train(device: str, loss: str, split) -> tuple[object, dict]:
+    from seqrec_trainer import (
+        InteractionsDataset,
+        SASRecClassifierEstimator,
+        SequentialRecommender,
+        SequentialScorer,
+    )
+
+    estimator = SASRecClassifierEstimator(**PARAMS, loss_fn_name=loss, device=device)
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=PARAMS["max_len"])
+    started = time.perf_counter()
+    recommender.train(interactions_ds=InteractionsDataset(split.train),
+                      valid_interactions_ds=InteractionsDataset(split.valid))
+    seconds = time.perf_counter() - started
+    history = estimator.history_
+    return recommender, {
+        "device": str(estimator.device_),
+        "wall_s": round(seconds, 2),
+        "median_epoch_s": round(float(np.median([h["time_s"] for h in history])), 3),
+        "finite": bool(all(np.isfinite(h["loss"]) for h in history)),
+        "best_val_ndcg@10": round(max(h["val_ndcg@10"] for h in history), 4),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", type=Path, default=Path("gpu_check.json"))
+    args = parser.parse_args()
+    import onnxruntime as ort
+    import torch
+
+    if not torch.cuda.is_available():
+        print("SKIP: torch sees no CUDA device")
+        return 0
+    import seqrec_runtime
+    from seqrec_export import export_onnx
+    from seqrec_trainer.datasets import make_sequential_interactions
+    from seqrec_trainer.evaluation import leave_one_out_split
+
+    report: dict = {
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0),
+        "onnxruntime": ort.__version__,
+        "onnxruntime_providers": ort.get_available_providers(),
+        "checks": {},
+    }
+    checks = report["checks"]
+    split = leave_one_out_split(make_sequential_interactions(n_users=600, random_state=0))
+
+    # 1. CUDA training vs CPU training.
+    for loss in ("ce", "bce"):
+        gpu_model, gpu = _train("cuda", loss, split)
+        _, cpu = _train("cpu", loss, split)
+        gap = abs(gpu["best_val_ndcg@10"] - cpu["best_val_ndcg@10"])
+        checks[f"train_{loss}"] = {"cuda": gpu, "cpu": cpu, "val_ndcg_gap": round(gap, 4),
+                                   "ok": gpu["finite"] and gpu["device"].startswith("cuda")
+                                   and gap < 0.05}
+    # 2. Save on the GPU, load in a process that sees no GPU.
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        gpu_model.save(tmp / "model")
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+        done = subprocess.run([sys.executable, "-c", LOAD_ON_CPU, str(tmp / "model"),
+                               str(tmp / "cpu_scores.npy")], env=env, capture_output=True,
+                              text=True)
+        gpu_scores = gpu_model.score_items(split.test_input)
+        if done.returncode == 0:
+            diff = float(np.abs(np.load(tmp / "cpu_scores.npy") - gpu_scores).max())
+            checks["load_on_cpu"] = {"device": done.stdout.strip(), "max_abs_diff": diff,
+                                     "ok": diff < 1e-3}
+        else:
+            checks["load_on_cpu"] = {"error": done.stderr[-2000:], "ok": False}
+
+        # 3. Export the GPU-trained model; compare providers.
+        export_onnx(gpu_model, tmp / "artifact")
+        cpu_runtime = seqrec_runtime.load(tmp / "artifact", providers=["CPUExecutionProvider"])
+        reference = cpu_runtime.score_items(split.test_input)
+        checks["export_vs_torch"] = {"max_abs_diff": float(np.abs(reference - gpu_scores).max()),
+                                     "ok": bool(np.abs(reference - gpu_scores).max() < 1e-3)}
+        for provider in ort.get_available_providers():
+            if provider in ("CPUExecutionProvider", "AzureExecutionProvider"):
+                continue
+            try:
+                runtime = seqrec_runtime.load(tmp / "artifact", providers=[provider],
+                                              strict_providers=True)
+                started = time.perf_counter()
+                scores = runtime.score_items(split.test_input)
+                diff = float(np.abs(scores - reference).max())
+                checks[f"provider_{provider}"] = {
+                    "providers_used": list(runtime.providers), "max_abs_diff": diff,
+                    "score_s": round(time.perf_counter() - started, 3), "ok": diff < 1e-3}
+            except Exception as exc:  # report every provider, do not stop at the first
+                checks[f"provider_{provider}"] = {"error": repr(exc)[:2000], "ok": False}
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            report["cuda_execution_provider"] = (
+                "not checked: this onnxruntime build has no CUDAExecutionProvider "
+                "(needs the onnxruntime-gpu wheel)")
+
+    for name, check in checks.items():
+        print(f"{'ok  ' if check['ok'] else 'FAIL'} {name}: "
+              f"{json.dumps({k: v for k, v in check.items() if k != 'ok'})}")
+    args.json.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "checks"}))
+    return 0 if all(c["ok"] for c in checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
