@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from seqrec_runtime.ranking import check_flag
 
 from ..data.windows import HISTORY_WINDOWS
 from ..errors import InvalidParameterError, NotFittedError
@@ -64,12 +63,6 @@ class SASRecEstimatorBase(ParamsMixin):
         items. ``"all"``: long histories are also cut into earlier windows of ``max_len + 1``
         items, so every interaction is a training target once (more data per epoch, longer
         epochs). Used by ``SequentialRecommender.train``.
-    batch_by_length
-        ``False`` (default): batches are uniformly random. ``True``: sequences of similar
-        length share a batch (sorted inside random chunks of 50 batches; the batch order is
-        shuffled), so batches trimmed to their longest row compute far less padding
-        (``bench/train_throughput.py`` measures it). Same number of batches per epoch;
-        different batches, so not the same model as ``False``.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -100,7 +93,6 @@ class SASRecEstimatorBase(ParamsMixin):
         warmup_epochs: float = 0.0,
         max_grad_norm: float | None = None,
         history_windows: str = "last",
-        batch_by_length: bool = False,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -125,7 +117,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.warmup_epochs = warmup_epochs
         self.max_grad_norm = max_grad_norm
         self.history_windows = history_windows
-        self.batch_by_length = batch_by_length
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -166,7 +157,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
                 "'val_hr@10'"
             )
-        check_flag(self.batch_by_length, "batch_by_length")
         if self.history_windows not in HISTORY_WINDOWS:
             raise InvalidParameterError(
                 f"history_windows must be one of {HISTORY_WINDOWS}, got {self.history_windows!r}"
@@ -266,7 +256,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 compute_ranking_metrics=self._kind == "classifier",
                 verbose=int(self.verbose),
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
-                batch_by_length=bool(self.batch_by_length),
             )
             history, best_epoch = run_training(
                 network,

@@ -50,34 +50,6 @@ class LoopConfig:
     compute_ranking_metrics: bool
     verbose: int
     epoch_callbacks: tuple = ()
-    batch_by_length: bool = False
-
-
-#: ``batch_by_length`` sorts by length inside random chunks of this many batches.
-LENGTH_CHUNK_BATCHES = 50
-
-
-def epoch_batches(
-    n: int,
-    batch_size: int,
-    generator: torch.Generator,
-    lengths: torch.Tensor | None = None,
-) -> list[torch.Tensor]:
-    """Row indices of one epoch's batches.
-
-    ``lengths=None``: a random permutation cut into batches. Otherwise the permutation is
-    cut into chunks of ``LENGTH_CHUNK_BATCHES`` batches, each chunk sorted by length, the
-    result cut into batches (as many as without ``lengths``) and the batch order shuffled.
-    """
-    device = generator.device
-    order = torch.randperm(n, device=device, generator=generator)
-    if lengths is None:
-        return list(order.split(batch_size))
-    chunks = order.split(batch_size * LENGTH_CHUNK_BATCHES)
-    order = torch.cat([chunk[torch.argsort(lengths[chunk], stable=True)] for chunk in chunks])
-    batches = order.split(batch_size)
-    shuffled = torch.randperm(len(batches), device=device, generator=generator)
-    return [batches[i] for i in shuffled.tolist()]
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -196,15 +168,16 @@ def run_training(
         else None
     )
     n = seqs.shape[0]
-    lengths = (seqs != 0).sum(dim=1) if config.batch_by_length else None
     tracker = BestTracker(config.monitor) if valid is not None else None
     history: list[dict[str, float]] = []
     progress = _progress_bar(config)
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         network.train()
+        order = torch.randperm(n, device=device, generator=generator)
         total, batches = 0.0, 0
-        for idx in epoch_batches(n, config.batch_size, generator, lengths):
+        for start in range(0, n, config.batch_size):
+            idx = order[start : start + config.batch_size]
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs
