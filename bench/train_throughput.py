@@ -101,16 +101,22 @@ def profile_child(data: str) -> None:
 
 
 def kernels_child(repeats: int) -> None:
-    """Side-by-side forward + backward timings of the two CPU kernels seqrec replaces.
+    """Side-by-side forward + backward timings of the CPU kernels seqrec replaces.
 
     Loss: full-softmax CE on one ML-1M-sized batch (13,800 targets x 3,416 items x hidden
     64), ``F.cross_entropy(h @ items.T)`` vs ``full_softmax_cross_entropy``. Dropout: one
     ``(128, 200, 64)`` activation (a batch at max_len 200), ``nn.Dropout`` vs
-    ``FastDropout``. Methods alternate within each repeat; the first repeat is a warm-up.
+    ``FastDropout``. Step: one training step's loss + backward of the ``ml-1m`` preset's
+    network (hidden 128, 3 blocks, full CE) on a full ``(128, 201)`` batch, float32 vs
+    ``precision="bf16"``. Methods alternate within each repeat; the first repeat is a
+    warm-up.
     """
     import torch
     import torch.nn.functional as F
+    from seqrec_trainer import SASRecClassifierEstimator
     from seqrec_trainer.estimator.full_softmax import full_softmax_cross_entropy
+    from seqrec_trainer.estimator.losses import ce_loss
+    from seqrec_trainer.estimator.training import training_step_loss
     from seqrec_trainer.model.dropout import FastDropout
 
     gen = torch.Generator().manual_seed(0)
@@ -121,17 +127,24 @@ def kernels_child(repeats: int) -> None:
     weights = torch.full((m,), 1.0 / m)
     x = torch.randn(128, 200, d, generator=gen).requires_grad_()
     torch_dropout, fast_dropout = torch.nn.Dropout(0.2).train(), FastDropout(0.2).train()
+    torch.manual_seed(0)
+    network = SASRecClassifierEstimator.from_preset("ml-1m").build_network(n_items).train()
+    seqs = torch.randint(1, n_items + 1, (128, 201), generator=gen)
 
     methods = {
         "loss: F.cross_entropy": lambda: F.cross_entropy(h @ items.T, targets),
         "loss: chunked": lambda: full_softmax_cross_entropy(h, items, targets, weights),
         "dropout: nn.Dropout": lambda: torch_dropout(x).sum(),
         "dropout: FastDropout": lambda: fast_dropout(x).sum(),
+        "step: float32": lambda: training_step_loss(network, seqs, None, ce_loss, {}),
+        "step: bf16": lambda: training_step_loss(network, seqs, None, ce_loss, {},
+                                                 torch.bfloat16),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats + 1):
         for name, fn in methods.items():
             h.grad = items.grad = x.grad = None
+            network.zero_grad(set_to_none=True)
             started = time.perf_counter()
             fn().backward()
             times[name].append(time.perf_counter() - started)
@@ -201,6 +214,8 @@ def render_kernel(kernel: dict) -> str:
             "loss: F.cross_entropy", "loss: chunked"),
         "dropout 0.2 on a (128, 200, 64) activation": (
             "dropout: nn.Dropout", "dropout: FastDropout"),
+        "`ml-1m` preset training step (128 × 200, hidden 128, 3 blocks, CE), "
+        "`precision=\"bf16\"`": ("step: float32", "step: bf16"),
     }.items():
         ratio = stats([r / o for r, o in zip(kernel[ref], kernel[ours], strict=True)])
         rows.append([what, f"`{ref.split(': ')[1]}` {fmt_stat(stats(kernel[ref]), 1e3)} ms",
@@ -210,7 +225,9 @@ def render_kernel(kernel: dict) -> str:
     lines += ["", "The chunked loss keeps each ~2 MB slice of logits in cache and recomputes it "
               "in the backward pass (`seqrec_trainer/estimator/full_softmax.py`); FastDropout "
               "draws random bits in bulk and multiplies by a float mask "
-              "(`seqrec_trainer/model/dropout.py`). Both are what the seqrec rows above run."]
+              "(`seqrec_trainer/model/dropout.py`). Both are what the seqrec rows above run. "
+              "`precision=\"bf16\"` (opt-in) runs the transformer blocks under bfloat16 "
+              "autocast; the loss head stays float32."]
     return "\n".join(lines)
 
 

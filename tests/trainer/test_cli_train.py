@@ -38,9 +38,10 @@ def test_preset_sets_max_len_and_its_parameters(files, tmp_path):
 
 def test_flags_override_the_preset(files, tmp_path):
     recommender = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
-                         "--history-windows", "last")
+                         "--history-windows", "last", "--precision", "bf16")
     params = recommender.scorer.estimator.get_params()
-    assert (params["max_len"], params["history_windows"]) == (12, "last")
+    assert (params["max_len"], params["history_windows"], params["precision"]) == (
+        12, "last", "bf16")
     assert recommender.max_len == 12
 
 

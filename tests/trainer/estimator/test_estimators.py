@@ -218,6 +218,8 @@ def test_set_params_with_an_unknown_name(cls):
         (SASRecRegressorEstimator, {"monitor": "val_ndcg@10"}),
         (SASRecClassifierEstimator, {"monitor": "loss"}),
         (SASRecClassifierEstimator, {"lr_schedule": "step"}),
+        (SASRecClassifierEstimator, {"precision": "fp16"}),
+        (SASRecClassifierEstimator, {"precision": None}),
     ],
 )
 def test_invalid_parameters_are_reported_at_fit(cls, params, overfit_data):
@@ -255,3 +257,19 @@ def test_predict_scores_before_fit():
 
     with pytest.raises(NotFittedError):
         SASRecClassifierEstimator().predict_scores(np.ones((1, 3), dtype=np.int64))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_bf16_precision_trains_float32_weights_close_to_float32(cls, overfit_data):
+    """bf16 autocast changes the encoder's arithmetic only: same data, close losses."""
+    prepared, n_items = overfit_data
+    params = {**OVERFIT_PARAMS, "loss_fn_name": cls().loss_fn_name, "epochs": 2}
+    fp32 = cls(**params).fit(prepared.train.sequences, n_items, valid=prepared.valid)
+    bf16 = cls(**params, precision="bf16").fit(prepared.train.sequences, n_items,
+                                               valid=prepared.valid)
+    assert all(p.dtype == torch.float32 for p in bf16.network_.parameters())
+    first = [h["loss"] for h in fp32.history_], [h["loss"] for h in bf16.history_]
+    np.testing.assert_allclose(first[1], first[0], rtol=0.05)
+    assert first[1] != first[0]  # the bf16 path really ran in lower precision
+    scores = bf16.predict_scores(prepared.valid.inputs[:4])
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()

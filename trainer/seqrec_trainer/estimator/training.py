@@ -50,6 +50,7 @@ class LoopConfig:
     compute_ranking_metrics: bool
     verbose: int
     epoch_callbacks: tuple = ()
+    autocast_dtype: torch.dtype | None = None
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -65,16 +66,23 @@ def training_step_loss(
     outcomes: torch.Tensor | None,
     loss_fn: LossFn,
     loss_kwargs: dict[str, Any],
+    autocast_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Loss of one batch: every position with a real input and a real next item is a target."""
+    """Loss of one batch: every position with a real input and a real next item is a target.
+
+    With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
+    (scores against every item) always runs in float32.
+    """
     width = seqs.shape[1]
     seqs = trim_to_longest(seqs)
     if outcomes is not None:
         outcomes = outcomes[:, width - seqs.shape[1]:]
     inputs, targets = seqs[:, :-1], seqs[:, 1:]
-    hidden = network.encode(inputs)
+    with torch.autocast(seqs.device.type, dtype=autocast_dtype or torch.bfloat16,
+                        enabled=autocast_dtype is not None):
+        hidden = network.encode(inputs)
     valid = (inputs != 0) & (targets != 0)
-    h = hidden[valid]
+    h = hidden[valid].float()
     t = targets[valid]
     y = outcomes[:, 1:][valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
     return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
@@ -180,7 +188,8 @@ def run_training(
             idx = order[start : start + config.batch_size]
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
-                network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs
+                network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
+                config.autocast_dtype,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
