@@ -131,6 +131,12 @@ def run_config(
     return row
 
 
+def row_label(row: dict) -> str:
+    """``ml-1m``, or ``ml-1m, precision="fp32"`` for a row with overrides."""
+    sets = ", ".join(f"{k}={json.dumps(v)}" for k, v in row.get("overrides", {}).items())
+    return f"{row['config']}, {sets}" if sets else row["config"]
+
+
 def render(rows: list[dict], target: float, command: str) -> str:
     lines = [
         "## Quality on MovieLens-1M (`ml-1m.txt.gz`, leave-one-out)",
@@ -153,13 +159,13 @@ def render(rows: list[dict], target: float, command: str) -> str:
             else "not reached"
         )
         lines.append(
-            f"| `{r['config']}` | {r['full']['NDCG@10']:.4f} | {r['full']['HR@10']:.4f} | "
+            f"| `{row_label(r)}` | {r['full']['NDCG@10']:.4f} | {r['full']['HR@10']:.4f} | "
             f"{r['sampled']['NDCG@10']:.4f} | {r['sampled']['HR@10']:.4f} | "
             f"{r['epochs_run']} ({r['best_epoch']}) | {r['wall_s'] / 60:.1f} min | {reach_txt} |"
         )
     lines += ["", "Configs (all other parameters at their defaults):", ""]
     for r in rows:
-        lines.append(f"- `{r['config']}`: `{json.dumps(r['params'], sort_keys=True)}`")
+        lines.append(f"- `{row_label(r)}`: `{json.dumps(r['params'], sort_keys=True)}`")
     lines += [
         "",
         "Published (full ranking NDCG@10 / Recall@10): SASRec+ 0.1821 / 0.3152, gSASRec "

@@ -3,7 +3,8 @@
 ``"ml-1m"``: the recommended recipe for MovieLens-1M-like data (long histories, a few
 thousand items): full softmax cross-entropy ("SASRec+"), max_len 200, hidden 128, 3
 blocks, dropout 0.1, AdamW with weight decay 0.1, every interaction of long histories used
-(``history_windows="all"``), warm-up + cosine decay, checkpoint by validation NDCG@10. Each
+(``history_windows="all"``), warm-up + cosine decay, bfloat16 autocast in the transformer
+blocks (``precision="bf16"``), checkpoint by validation NDCG@10. Each
 change from the previous recipe was chosen by validation NDCG@10 in BENCHMARKS.md's tuning
 tables; the numbers are reproduced by ``make bench-quality``.
 
@@ -31,6 +32,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 30,
         "optimizer_name": "adamw",
         "weight_decay": 0.1,
+        "precision": "bf16",
         "loss_fn_name": "ce",
         "early_stopping_patience": 10,
         "monitor": "val_ndcg@10",
