@@ -52,6 +52,12 @@ print(model.scorer.estimator.device_)
 """
 
 
+def _max_diff(a: np.ndarray, b: np.ndarray, **extra) -> dict:
+    """A check that two score matrices agree within 1e-3."""
+    diff = float(np.abs(a - b).max())
+    return {**extra, "max_abs_diff": diff, "ok": diff < 1e-3}
+
+
 def _train(device: str, loss: str, split) -> tuple[object, dict]:
     from seqrec_trainer import (
         InteractionsDataset,
@@ -119,9 +125,8 @@ def main() -> int:
                               text=True)
         gpu_scores = gpu_model.score_items(split.test_input)
         if done.returncode == 0:
-            diff = float(np.abs(np.load(tmp / "cpu_scores.npy") - gpu_scores).max())
-            checks["load_on_cpu"] = {"device": done.stdout.strip(), "max_abs_diff": diff,
-                                     "ok": diff < 1e-3}
+            checks["load_on_cpu"] = _max_diff(np.load(tmp / "cpu_scores.npy"), gpu_scores,
+                                              device=done.stdout.strip())
         else:
             checks["load_on_cpu"] = {"error": done.stderr[-2000:], "ok": False}
 
@@ -129,8 +134,7 @@ def main() -> int:
         export_onnx(gpu_model, tmp / "artifact")
         cpu_runtime = seqrec_runtime.load(tmp / "artifact", providers=["CPUExecutionProvider"])
         reference = cpu_runtime.score_items(split.test_input)
-        checks["export_vs_torch"] = {"max_abs_diff": float(np.abs(reference - gpu_scores).max()),
-                                     "ok": bool(np.abs(reference - gpu_scores).max() < 1e-3)}
+        checks["export_vs_torch"] = _max_diff(reference, gpu_scores)
         for provider in ort.get_available_providers():
             if provider in ("CPUExecutionProvider", "AzureExecutionProvider"):
                 continue
@@ -139,10 +143,9 @@ def main() -> int:
                                               strict_providers=True)
                 started = time.perf_counter()
                 scores = runtime.score_items(split.test_input)
-                diff = float(np.abs(scores - reference).max())
-                checks[f"provider_{provider}"] = {
-                    "providers_used": list(runtime.providers), "max_abs_diff": diff,
-                    "score_s": round(time.perf_counter() - started, 3), "ok": diff < 1e-3}
+                checks[f"provider_{provider}"] = _max_diff(
+                    scores, reference, providers_used=list(runtime.providers),
+                    score_s=round(time.perf_counter() - started, 3))
             except Exception as exc:  # report every provider, do not stop at the first
                 checks[f"provider_{provider}"] = {"error": repr(exc)[:2000], "ok": False}
         if "CUDAExecutionProvider" not in ort.get_available_providers():

@@ -105,27 +105,17 @@ def run_config(
         "wall_s": round(wall, 1),
         "curve": curve,
     }
+    def both_protocols(inputs, targets) -> dict:
+        return evaluate_many(recommender, inputs, targets, protocols=("full", "sampled"),
+                             ks=(10,), random_state=0)
+
     if validation_only:
         # Both protocols on the validation item (input: the training rows), so that tuning
         # can look at the sampled protocol too without touching the test item.
-        valid = evaluate_many(
-            recommender,
-            split.valid_input,
-            split.valid,
-            protocols=("full", "sampled"),
-            ks=(10,),
-            random_state=0,
-        )
+        valid = both_protocols(split.valid_input, split.valid)
         row.update(valid_full=valid["full"], valid_sampled=valid["sampled"])
         return row
-    results = evaluate_many(
-        recommender,
-        split.test_input,
-        split.test,
-        protocols=("full", "sampled"),
-        ks=(10,),
-        random_state=0,
-    )
+    results = both_protocols(split.test_input, split.test)
     reached = next((p for p in curve if p["test_ndcg@10"] >= target), None)
     row.update(full=results["full"], sampled=results["sampled"], time_to_target=reached)
     return row
