@@ -108,8 +108,10 @@ def kernels_child(repeats: int) -> None:
     ``(128, 200, 64)`` activation (a batch at max_len 200), ``nn.Dropout`` vs
     ``FastDropout``. Step: one training step's loss + backward of the ``ml-1m`` preset's
     network (hidden 128, 3 blocks, full CE) on a full ``(128, 201)`` batch, float32 vs
-    ``precision="bf16"``. Methods alternate within each repeat; the first repeat is a
-    warm-up.
+    ``precision="bf16"``. Packing: the same bf16 step on 128 windows drawn at random from
+    ML-1M's ``history_windows="all"`` windows (the preset's batches; a new draw each
+    repeat, shared by both methods), left-padded rows vs ``pack_sequences=True``. Methods
+    alternate within each repeat; the first repeat is a warm-up.
     """
     import torch
     import torch.nn.functional as F
@@ -130,6 +132,15 @@ def kernels_child(repeats: int) -> None:
     torch.manual_seed(0)
     network = SASRecClassifierEstimator.from_preset("ml-1m").build_network(n_items).train()
     seqs = torch.randint(1, n_items + 1, (128, 201), generator=gen)
+    windows = ml1m_windows(max_len=200)
+    drawn = {"batch": None}
+
+    def window_step(pack: bool):
+        if pack is False:  # first of the pair: a fresh batch for both
+            rows = torch.randint(0, len(windows), (128,), generator=gen)
+            drawn["batch"] = torch.as_tensor(windows)[rows]
+        return training_step_loss(network, drawn["batch"], None, ce_loss, {}, torch.bfloat16,
+                                  pack)
 
     methods = {
         "loss: F.cross_entropy": lambda: F.cross_entropy(h @ items.T, targets),
@@ -139,6 +150,8 @@ def kernels_child(repeats: int) -> None:
         "step: float32": lambda: training_step_loss(network, seqs, None, ce_loss, {}),
         "step: bf16": lambda: training_step_loss(network, seqs, None, ce_loss, {},
                                                  torch.bfloat16),
+        "windows: left-padded": lambda: window_step(False),
+        "windows: packed": lambda: window_step(True),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats + 1):
@@ -149,6 +162,19 @@ def kernels_child(repeats: int) -> None:
             fn().backward()
             times[name].append(time.perf_counter() - started)
     emit({name: t[1:] for name, t in times.items()})
+
+
+def ml1m_windows(max_len: int):
+    """ML-1M (or its synthetic stand-in) cut into ``history_windows="all"`` training rows."""
+    import numpy as np
+    from seqrec_trainer.data.windows import all_windows
+
+    table, _ = ml1m_table()
+    order = np.lexsort((table["TIMESTAMP"], table["USER_ID"]))
+    _, users = np.unique(table["USER_ID"][order], return_inverse=True)
+    _, items = np.unique(table["ITEM_ID"][order], return_inverse=True)
+    windows, _ = all_windows(users.reshape(-1), items.reshape(-1) + 1, max_len + 1)
+    return windows
 
 
 def targets_per_epoch(table: dict, max_len: int) -> int:
@@ -216,6 +242,8 @@ def render_kernel(kernel: dict) -> str:
             "dropout: nn.Dropout", "dropout: FastDropout"),
         "`ml-1m` preset training step (128 × 200, hidden 128, 3 blocks, CE), "
         "`precision=\"bf16\"`": ("step: float32", "step: bf16"),
+        "`ml-1m` preset step (bf16) on 128 random ML-1M windows (`history_windows=\"all\"`), "
+        "`pack_sequences=True`": ("windows: left-padded", "windows: packed"),
     }.items():
         ratio = stats([r / o for r, o in zip(kernel[ref], kernel[ours], strict=True)])
         rows.append([what, f"`{ref.split(': ')[1]}` {fmt_stat(stats(kernel[ref]), 1e3)} ms",
@@ -227,7 +255,9 @@ def render_kernel(kernel: dict) -> str:
               "draws random bits in bulk and multiplies by a float mask "
               "(`seqrec_trainer/model/dropout.py`). Both are what the seqrec rows above run. "
               "`precision=\"bf16\"` (opt-in) runs the transformer blocks under bfloat16 "
-              "autocast; the loss head stays float32."]
+              "autocast; the loss head stays float32. `pack_sequences=True` (the default) "
+              "packs a batch's windows side by side into fewer rows so the encoder skips most "
+              "padding (`seqrec_trainer/estimator/packing.py`)."]
     return "\n".join(lines)
 
 

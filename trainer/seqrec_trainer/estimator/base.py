@@ -69,6 +69,12 @@ class SASRecEstimatorBase(ParamsMixin):
         bfloat16 autocast during training (weights, optimizer, loss head, validation and the
         exported model stay float32). Faster where the CPU has bf16 instructions
         (AVX512-BF16/AMX) and on GPUs; ``bench/train_throughput.py`` measures it.
+    pack_sequences
+        ``True`` (default): each training batch's windows are packed side by side into as
+        few rows of ``max_len`` as fit, with attention kept inside each window, so the
+        encoder skips most padding. Same batches, targets, loss and gradients as unpacked
+        (only dropout's random draws differ); ``False`` runs the left-padded rows as they
+        are. ``bench/train_throughput.py`` measures both.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -100,6 +106,7 @@ class SASRecEstimatorBase(ParamsMixin):
         max_grad_norm: float | None = None,
         history_windows: str = "last",
         precision: str = "fp32",
+        pack_sequences: bool = True,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -125,6 +132,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self.max_grad_norm = max_grad_norm
         self.history_windows = history_windows
         self.precision = precision
+        self.pack_sequences = pack_sequences
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -168,6 +176,10 @@ class SASRecEstimatorBase(ParamsMixin):
         if self.precision not in _PRECISIONS:
             raise InvalidParameterError(
                 f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}"
+            )
+        if not isinstance(self.pack_sequences, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"pack_sequences must be True or False, got {self.pack_sequences!r}"
             )
         if self.history_windows not in HISTORY_WINDOWS:
             raise InvalidParameterError(
@@ -269,6 +281,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 verbose=int(self.verbose),
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
+                pack_sequences=bool(self.pack_sequences),
             )
             history, best_epoch = run_training(
                 network,

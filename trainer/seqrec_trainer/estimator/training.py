@@ -14,6 +14,7 @@ import torch
 
 from ..model import SASRecNetwork
 from .losses import LossFn
+from .packing import pack_windows
 
 logger = logging.getLogger("seqrec")
 
@@ -51,6 +52,7 @@ class LoopConfig:
     verbose: int
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
+    pack_sequences: bool = False
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -67,24 +69,32 @@ def training_step_loss(
     loss_fn: LossFn,
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
+    pack_sequences: bool = False,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
     With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
-    (scores against every item) always runs in float32.
+    (scores against every item) always runs in float32. With ``pack_sequences`` the
+    windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
     """
-    width = seqs.shape[1]
-    seqs = trim_to_longest(seqs)
-    if outcomes is not None:
-        outcomes = outcomes[:, width - seqs.shape[1]:]
-    inputs, targets = seqs[:, :-1], seqs[:, 1:]
-    with torch.autocast(seqs.device.type, dtype=autocast_dtype or torch.bfloat16,
+    if pack_sequences:
+        packed = pack_windows(seqs, outcomes)
+        inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
+        positions, segments = packed.positions, packed.segments
+    else:
+        width = seqs.shape[1]
+        seqs = trim_to_longest(seqs)
+        inputs, targets = seqs[:, :-1], seqs[:, 1:]
+        if outcomes is not None:
+            outcomes = outcomes[:, width - seqs.shape[1] + 1:]
+        positions = segments = None
+    with torch.autocast(inputs.device.type, dtype=autocast_dtype or torch.bfloat16,
                         enabled=autocast_dtype is not None):
-        hidden = network.encode(inputs)
+        hidden = network.encode(inputs, positions, segments)
     valid = (inputs != 0) & (targets != 0)
     h = hidden[valid].float()
     t = targets[valid]
-    y = outcomes[:, 1:][valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
+    y = outcomes[valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
     return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
 
 
@@ -189,7 +199,7 @@ def run_training(
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype,
+                config.autocast_dtype, config.pack_sequences,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

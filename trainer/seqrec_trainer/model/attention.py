@@ -22,6 +22,22 @@ def causal_padding_mask(item_seq: torch.Tensor) -> torch.Tensor:
     return (causal.unsqueeze(0) & (real_key | is_self.unsqueeze(0))).unsqueeze(1)
 
 
+def segment_causal_mask(segments: torch.Tensor) -> torch.Tensor:
+    """Boolean ``(batch, 1, L, L)`` mask for packed rows (see ``estimator.packing``).
+
+    A query attends to earlier-or-equal positions of its own segment (``segments`` holds
+    one id per position, -1 for unused slots) and always to itself. Within a segment this
+    is :func:`causal_padding_mask` of the same window unpacked.
+    """
+    length = segments.shape[1]
+    idx = torch.arange(length, device=segments.device)
+    causal = idx.unsqueeze(0) <= idx.unsqueeze(1)
+    is_self = idx.unsqueeze(0) == idx.unsqueeze(1)
+    same = segments.unsqueeze(2) == segments.unsqueeze(1)  # [B, L_q, L_k]
+    real_key = (segments >= 0).unsqueeze(1)
+    return ((causal.unsqueeze(0) & same & real_key) | is_self.unsqueeze(0)).unsqueeze(1)
+
+
 def last_query_mask(item_seq: torch.Tensor) -> torch.Tensor:
     """Boolean ``(batch, 1, 1, L)`` mask for the last position's query only."""
     length = item_seq.shape[1]

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .attention import causal_padding_mask, last_query_mask
+from .attention import causal_padding_mask, last_query_mask, segment_causal_mask
 from .blocks import TransformerBlock
 from .dropout import FastDropout
 
@@ -62,17 +62,27 @@ class SASRecNetwork(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def _embed(self, item_seq: torch.Tensor) -> torch.Tensor:
-        length = item_seq.shape[1]
-        positions = (length - 1) - torch.arange(length, device=item_seq.device)
+    def _embed(self, item_seq: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        if positions is None:
+            length = item_seq.shape[1]
+            positions = ((length - 1) - torch.arange(length, device=item_seq.device)).unsqueeze(0)
         x = self.item_embedding(item_seq) * math.sqrt(self.hidden_units)
-        x = x + self.position_embedding(positions).unsqueeze(0)
+        x = x + self.position_embedding(positions)
         return self.embedding_dropout(x)
 
-    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
-        """Hidden state at every position: ``(B, L, d)`` (used for training)."""
-        x = self._embed(item_seq)
-        mask = causal_padding_mask(item_seq)
+    def encode(
+        self,
+        item_seq: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        segments: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Hidden state at every position: ``(B, L, d)`` (used for training).
+
+        Packed rows (``estimator.packing``) pass per-slot ``positions`` and ``segments``;
+        each segment is then encoded exactly as its window alone, left-padded.
+        """
+        x = self._embed(item_seq, positions)
+        mask = causal_padding_mask(item_seq) if segments is None else segment_causal_mask(segments)
         for block in self.blocks:
             x = block(x, mask)
         return self.final_norm(x)
