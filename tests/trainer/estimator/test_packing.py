@@ -25,7 +25,8 @@ def _windows(n_rows: int, width: int, n_items: int, seed: int) -> torch.Tensor:
 def test_first_fit_decreasing_fills_bins_without_overlap():
     lengths = np.array([3, 5, 2, 5, 1, 4])
     bins, offsets = first_fit_decreasing(lengths, capacity=6)
-    # longest first: 5 -> bin 0, 5 -> bin 1, 4 -> bin 2, 3 -> bin 3, 2 -> bin 2, 1 -> bin 0
+    # longest first: 5 -> bin 0, 5 -> bin 1, 4 -> bin 2, 3 -> bin 3; then the first bin
+    # with room: 2 -> bin 2, 1 -> bin 0
     assert bins.tolist() == [3, 0, 2, 1, 0, 2]
     assert offsets.tolist() == [0, 0, 4, 0, 5, 0]
     for b in np.unique(bins):
@@ -33,6 +34,18 @@ def test_first_fit_decreasing_fills_bins_without_overlap():
         spans = sorted((o, o + n) for o, n in zip(offsets[in_bin], lengths[in_bin], strict=True))
         assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
         assert spans[-1][1] <= 6
+
+
+def test_first_fit_decreasing_packs_many_windows_tightly():
+    lengths = np.random.default_rng(0).integers(1, 201, 5000)
+    bins, offsets = first_fit_decreasing(lengths, capacity=200)
+    assert (offsets + lengths).max() <= 200
+    for b in np.unique(bins):
+        in_bin = np.flatnonzero(bins == b)
+        in_bin = in_bin[np.argsort(offsets[in_bin])]
+        assert (offsets[in_bin][1:] >= (offsets + lengths)[in_bin][:-1]).all()  # no overlap
+    lower_bound = lengths.sum() / 200  # no packing uses fewer bins
+    assert bins.max() + 1 <= 1.02 * lower_bound + 1
 
 
 def test_pack_windows_keeps_every_pair_in_order_with_positions_from_its_end():

