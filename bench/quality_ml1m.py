@@ -83,9 +83,10 @@ def run_config(
         point = {
             "epoch": epoch,
             "elapsed_s": round(entered - started - report_s[0], 1),
-            "val_ndcg@10": round(record.get("val_ndcg@10", float("nan")), 4),
             "epoch_s": round(record["time_s"], 1),
         }
+        if "val_ndcg@10" in record:  # absent when refitting without validation
+            point["val_ndcg@10"] = round(record["val_ndcg@10"], 4)
         if not validation_only:
             epoch_model.network = network
             res = evaluate(epoch_model, split.test_input, split.test, protocol="full", ks=(10,))

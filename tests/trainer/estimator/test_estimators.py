@@ -293,3 +293,15 @@ def test_packing_does_not_change_what_is_learned(cls, overfit_data):
     np.testing.assert_allclose(packed.predict_scores(prepared.valid.inputs[:8]),
                                padded.predict_scores(prepared.valid.inputs[:8]),
                                rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("with_validation", [True, False])
+def test_epoch_callbacks_see_the_network_in_eval_mode(overfit_data, with_validation):
+    """Fixed: without validation, callbacks got the network with dropout still active."""
+    prepared, n_items = overfit_data
+    modes = []
+    estimator = SASRecClassifierEstimator(**{**OVERFIT_PARAMS, "epochs": 2, "dropout_rate": 0.5})
+    estimator.epoch_callbacks = [lambda epoch, network, record: modes.append(network.training)]
+    estimator.fit(prepared.train.sequences, n_items,
+                  valid=prepared.valid if with_validation else None)
+    assert modes == [False, False]

@@ -221,6 +221,7 @@ def run_training(
         record["time_s"] = time.perf_counter() - started
         history.append(record)
         _report(progress, record, config.verbose)
+        network.eval()  # callbacks see the model as it predicts, with or without validation
         for callback in config.epoch_callbacks:
             callback(epoch, network, record)
             network.eval()
