@@ -77,6 +77,11 @@ def test_pack_windows_keeps_every_pair_in_order_with_positions_from_its_end():
     assert len(pairs) == 3
 
 
+def test_pack_windows_rejects_a_gap_inside_a_window():
+    with pytest.raises(ValueError, match="left-padded"):
+        pack_windows(torch.tensor([[0, 3, 0, 4, 5]]))
+
+
 def test_segment_mask_is_causal_within_a_segment_and_lets_empty_slots_see_themselves():
     mask = segment_causal_mask(torch.tensor([[0, 0, 1, 1, 1, -1]]))[0, 0]
     want = torch.tensor([

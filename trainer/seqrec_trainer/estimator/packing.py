@@ -80,7 +80,11 @@ def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None) ->
     """
     inputs, targets = windows[:, :-1], windows[:, 1:]
     width = inputs.shape[1]
-    pairs = ((inputs != 0) & (targets != 0)).sum(1).cpu().numpy()
+    items = windows != 0
+    n_items = items.sum(1)
+    if not bool((items.flip(1).cumprod(1).sum(1) == n_items).all()):
+        raise ValueError("pack_windows needs left-padded windows (no 0 between real items)")
+    pairs = (n_items - 1).clamp_min(0).cpu().numpy()
     keep = np.flatnonzero(pairs > 0)
     lengths = pairs[keep]
     bins, offsets = first_fit_decreasing(lengths, width)
