@@ -64,10 +64,10 @@ def run_config(
     )
     from seqrec_trainer.evaluation import evaluate, evaluate_many
 
-    if refit:  # fixed epoch count (the preset's, chosen on validation), nothing to monitor
-        overrides = {**overrides, "early_stopping_patience": None}
+    # refit: fixed epoch count (the preset's, chosen on validation), nothing to monitor
+    no_monitor = {"early_stopping_patience": None} if refit else {}
     estimator = SASRecClassifierEstimator.from_preset(
-        name, **{"random_state": 0, "verbose": 0, **overrides}
+        name, **{"random_state": 0, "verbose": 0, **overrides, **no_monitor}
     )
     # refit: every row before each user's test item (train + valid) is training data
     train_rows = split.test_input if refit else split.train
@@ -103,8 +103,7 @@ def run_config(
     wall = time.perf_counter() - started - report_s[0]
     row = {
         "config": name,
-        "overrides": {k: v for k, v in overrides.items() if not refit
-                      or k != "early_stopping_patience"},
+        "overrides": overrides,
         "refit": refit,
         "params": {k: v for k, v in estimator.get_params().items() if k != "verbose"},
         "epochs_run": len(estimator.history_),
@@ -114,6 +113,7 @@ def run_config(
         "wall_s": round(wall, 1),
         "curve": curve,
     }
+
     def both_protocols(inputs, targets) -> dict:
         return evaluate_many(recommender, inputs, targets, protocols=("full", "sampled"),
                              ks=(10,), random_state=0)
