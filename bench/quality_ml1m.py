@@ -118,11 +118,12 @@ def run_config(
         return evaluate_many(recommender, inputs, targets, protocols=("full", "sampled"),
                              ks=(10,), random_state=0)
 
-    if validation_only:
-        # Both protocols on the validation item (input: the training rows), so that tuning
+    if not refit:
+        # Both protocols on the validation item (input: the training rows), so that choices
         # can look at the sampled protocol too without touching the test item.
         valid = both_protocols(split.valid_input, split.valid)
         row.update(valid_full=valid["full"], valid_sampled=valid["sampled"])
+    if validation_only:
         return row
     results = both_protocols(split.test_input, split.test)
     reached = next((p for p in curve if p["test_ndcg@10"] >= target), None)
