@@ -38,12 +38,10 @@ def test_preset_sets_max_len_and_its_parameters(files, tmp_path):
 
 def test_flags_override_the_preset(files, tmp_path):
     recommender = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
-                         "--history-windows", "last", "--precision", "bf16",
-                         "--bpr-weight", "0.5", "--num-negatives", "4")
+                         "--history-windows", "last", "--precision", "bf16")
     params = recommender.scorer.estimator.get_params()
     assert (params["max_len"], params["history_windows"], params["precision"]) == (
         12, "last", "bf16")
-    assert (params["bpr_weight"], params["num_negatives"]) == (0.5, 4)
     assert recommender.max_len == 12
 
 

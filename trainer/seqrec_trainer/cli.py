@@ -18,8 +18,7 @@ _HYPERPARAMS = {
     "optimizer_name": str, "loss_fn_name": str, "weight_decay": float,
     "early_stopping_patience": int, "device": str, "random_state": int, "monitor": str,
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
-    "history_windows": str, "precision": str, "bpr_weight": float,
-    "item_replacement_prob": float,
+    "history_windows": str, "precision": str,
 }
 
 

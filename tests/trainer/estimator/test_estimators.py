@@ -59,8 +59,7 @@ OVERFIT_PARAMS = {"hidden_units": 32, "num_blocks": 1, "max_len": 8, "epochs": 7
 # ------------------------------------------------------------------ learning
 @pytest.mark.parametrize(
     ("loss", "extra"),
-    [("ce", {}), ("bce", {}), ("sampled_softmax", {"num_negatives": 8}),
-     ("ce", {"bpr_weight": 1.0, "num_negatives": 8})],
+    [("ce", {}), ("bce", {}), ("sampled_softmax", {"num_negatives": 8})],
 )
 def test_learns_a_deterministic_successor(cyclic, make_recommender, loss, extra):
     recommender = make_recommender(max_len=6, hidden_units=32, epochs=25, learning_rate=0.01,
@@ -222,15 +221,6 @@ def test_set_params_with_an_unknown_name(cls):
         (SASRecClassifierEstimator, {"precision": "fp16"}),
         (SASRecClassifierEstimator, {"precision": None}),
         (SASRecClassifierEstimator, {"pack_sequences": "yes"}),
-        (SASRecClassifierEstimator, {"bpr_weight": -1.0}),
-        (SASRecClassifierEstimator, {"bpr_weight": "1"}),
-        (SASRecClassifierEstimator, {"bpr_weight": True}),
-        (SASRecClassifierEstimator, {"bpr_weight": float("nan")}),
-        (SASRecClassifierEstimator, {"bpr_weight": 1.0, "loss_fn_name": "bce"}),
-        (SASRecRegressorEstimator, {"bpr_weight": 1.0}),
-        (SASRecClassifierEstimator, {"item_replacement_prob": 1.0}),
-        (SASRecClassifierEstimator, {"item_replacement_prob": -0.1}),
-        (SASRecRegressorEstimator, {"item_replacement_prob": "0.1"}),
     ],
 )
 def test_invalid_parameters_are_reported_at_fit(cls, params, overfit_data):

@@ -31,8 +31,7 @@ class SASRecEstimatorBase(ParamsMixin):
     hidden_units, num_blocks, num_heads, dropout_rate
         Architecture (``hidden_units`` must be divisible by ``num_heads``).
     num_negatives
-        Negatives per target for ``"bce"``; negatives per batch for ``"sampled_softmax"``
-        and for the ``bpr_weight`` term.
+        Negatives per target for ``"bce"``; negatives per batch for ``"sampled_softmax"``.
     max_len
         Longest history the model reads (synced from the recommender).
     learning_rate, epochs, batch_size, optimizer_name, weight_decay
@@ -78,15 +77,6 @@ class SASRecEstimatorBase(ParamsMixin):
         are. ``bench/train_throughput.py`` measures both. Packing is planned on the host
         (about 0.4 ms for 128 windows, 30 ms for 4,096 on this CPU); for very large GPU
         batches of nearly full windows ``False`` may be faster.
-    bpr_weight
-        ``"ce"`` only: weight of an added pairwise (BPR) term that ranks each target above
-        ``num_negatives`` items drawn uniformly per batch (0, the default, adds nothing).
-        The full softmax mostly shapes the head of the ranking; this term also orders the
-        target against typical long-tail items.
-    item_replacement_prob
-        Training-time input noise (stochastic shared embeddings, Wu et al. 2019): each
-        real input item is replaced, with this probability, by an item drawn uniformly;
-        targets are untouched. ``0.0`` (the default) disables it.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -119,8 +109,6 @@ class SASRecEstimatorBase(ParamsMixin):
         history_windows: str = "last",
         precision: str = "fp32",
         pack_sequences: bool = True,
-        bpr_weight: float = 0.0,
-        item_replacement_prob: float = 0.0,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -147,8 +135,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.history_windows = history_windows
         self.precision = precision
         self.pack_sequences = pack_sequences
-        self.bpr_weight = bpr_weight
-        self.item_replacement_prob = item_replacement_prob
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -196,26 +182,6 @@ class SASRecEstimatorBase(ParamsMixin):
         if not isinstance(self.pack_sequences, (bool, np.bool_)):
             raise InvalidParameterError(
                 f"pack_sequences must be True or False, got {self.pack_sequences!r}"
-            )
-        if (
-            isinstance(self.bpr_weight, bool)
-            or not isinstance(self.bpr_weight, numbers.Real)
-            or not float(self.bpr_weight) >= 0.0
-        ):
-            raise InvalidParameterError(f"bpr_weight must be a float >= 0, got {self.bpr_weight!r}")
-        if (
-            isinstance(self.item_replacement_prob, bool)
-            or not isinstance(self.item_replacement_prob, numbers.Real)
-            or not 0.0 <= float(self.item_replacement_prob) < 1.0
-        ):
-            raise InvalidParameterError(
-                "item_replacement_prob must be a float in [0, 1), "
-                f"got {self.item_replacement_prob!r}"
-            )
-        if self.bpr_weight and self.loss_fn_name != "ce":
-            raise InvalidParameterError(
-                f"bpr_weight={self.bpr_weight} adds a term to the 'ce' loss only; "
-                f"loss_fn_name is {self.loss_fn_name!r} (set bpr_weight=0 or loss_fn_name='ce')"
             )
         if self.history_windows not in HISTORY_WINDOWS:
             raise InvalidParameterError(
@@ -318,7 +284,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
                 pack_sequences=bool(self.pack_sequences),
-                item_replacement_prob=float(self.item_replacement_prob),
             )
             history, best_epoch = run_training(
                 network,
@@ -344,7 +309,6 @@ class SASRecEstimatorBase(ParamsMixin):
             "generator": generator,
             "label_smoothing": float(self.label_smoothing),
             "weighted": has_outcome,
-            "bpr_weight": float(self.bpr_weight),
         }
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):

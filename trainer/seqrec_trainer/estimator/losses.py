@@ -47,41 +47,14 @@ def _mean_weights(outcomes: torch.Tensor, weighted: bool) -> torch.Tensor:
     return outcomes / outcomes.sum().clamp_min(1e-12)
 
 
-def ce_loss(
-    h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, bpr_weight=0.0,
-    num_negatives=1, generator=None, **_,
-):
+def ce_loss(h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, **_):
     """Full softmax cross-entropy over all items ("SASRec+"); OUTCOME weights targets.
 
     Computed by :func:`full_softmax_cross_entropy` (chunked on CPU: same value and
-    gradients as ``F.cross_entropy`` without materialising all logits). With
-    ``bpr_weight > 0`` the pairwise term of :func:`uniform_bpr_term` is added.
+    gradients as ``F.cross_entropy`` without materialising all logits).
     """
     weights = _mean_weights(outcomes.to(h.dtype), weighted)
-    loss = full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
-    if bpr_weight:
-        loss = loss + bpr_weight * uniform_bpr_term(
-            h, targets, items, weights, num_negatives=num_negatives, generator=generator
-        )
-    return loss
-
-
-def uniform_bpr_term(h, targets, items, weights, *, num_negatives, generator):
-    """Pairwise logistic (BPR) loss of each target against items drawn uniformly.
-
-    ``num_negatives`` item indices are drawn uniformly per batch and shared by its rows;
-    each target's term is ``mean_k softplus(z_k - z_target)`` over the negatives that are
-    not its target, and ``weights`` combine the targets (they sum to one). Where the full
-    softmax mostly shapes the head of the ranking, this term ranks the target above
-    *typical* items, the long tail that uniformly sampled evaluation negatives come from.
-    """
-    n_items = items.shape[0]
-    neg_idx = torch.randint(0, n_items, (num_negatives,), device=h.device, generator=generator)
-    pos = (h * items[targets - 1]).sum(-1, keepdim=True)
-    pairs = F.softplus(h @ items[neg_idx].T - pos)
-    real = neg_idx.unsqueeze(0) != (targets - 1).unsqueeze(1)
-    per_target = (pairs * real).sum(1) / real.sum(1).clamp_min(1)
-    return (per_target * weights).sum()
+    return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
 
 
 def sampled_softmax_loss(

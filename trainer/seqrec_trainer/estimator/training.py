@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from ..model import SASRecNetwork
-from .augment import replace_input_items
 from .losses import LossFn
 from .packing import pack_windows
 
@@ -54,7 +53,6 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
-    item_replacement_prob: float = 0.0
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -72,16 +70,12 @@ def training_step_loss(
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
     pack_sequences: bool = False,
-    item_replacement_prob: float = 0.0,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
     With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
     (scores against every item) always runs in float32. With ``pack_sequences`` the
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
-    With ``item_replacement_prob`` each real input item is replaced by a uniformly drawn
-    one with that probability (:func:`.augment.replace_input_items`; targets unchanged),
-    drawing from ``loss_kwargs["generator"]``.
     """
     if pack_sequences:
         packed = pack_windows(seqs, outcomes)
@@ -94,13 +88,10 @@ def training_step_loss(
         if outcomes is not None:
             outcomes = outcomes[:, width - seqs.shape[1] + 1:]
         positions = segments = None
-    valid = (inputs != 0) & (targets != 0)
-    inputs = replace_input_items(
-        inputs, network.n_items, item_replacement_prob, loss_kwargs.get("generator")
-    )
     with torch.autocast(inputs.device.type, dtype=autocast_dtype or torch.bfloat16,
                         enabled=autocast_dtype is not None):
         hidden = network.encode(inputs, positions, segments)
+    valid = (inputs != 0) & (targets != 0)
     h = hidden[valid].float()
     t = targets[valid]
     y = outcomes[valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
@@ -208,7 +199,7 @@ def run_training(
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype, config.pack_sequences, config.item_replacement_prob,
+                config.autocast_dtype, config.pack_sequences,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
