@@ -4,7 +4,8 @@
 # Usage: bench/gpu_tuning.sh OUTDIR VARIANTS_FILE [SECONDS]  (needs a CUDA build of torch)
 # Each line of VARIANTS_FILE (bench/tuning/*.txt) is a name, then PARAM=JSON overrides of
 # the ml-1m preset. Writes OUTDIR/NAME.json and OUTDIR/NAME.log per variant; render them
-# with `python bench/tuning_table.py OUTDIR/*.json`.
+# with `python bench/tuning_table.py OUTDIR/*.json`. With SAVE_MODELS=1 each trained model is
+# also saved to OUTDIR/models/NAME/ml-1m (for bench/blend_analysis.py).
 set -u
 out=${1:?usage: bench/gpu_tuning.sh OUTDIR VARIANTS_FILE [SECONDS]}
 variants=${2:?usage: bench/gpu_tuning.sh OUTDIR VARIANTS_FILE [SECONDS]}
@@ -14,6 +15,7 @@ while read -r name rest; do
   [ -z "$name" ] && continue
   sets=(--set 'device="cuda"')
   for kv in $rest; do sets+=(--set "$kv"); done
+  [ "${SAVE_MODELS:-0}" = 1 ] && sets+=(--save-model "$out/models/$name")
   OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1 timeout "$limit" \
     python bench/quality_ml1m.py --configs ml-1m --validation-only "${sets[@]}" \
     --json "$out/$name.json" </dev/null >"$out/$name.log" 2>&1 &

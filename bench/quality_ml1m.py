@@ -54,7 +54,7 @@ class EpochModel:
 
 def run_config(
     name: str, split, overrides: dict, target: float, validation_only: bool = False,
-    refit: bool = False,
+    refit: bool = False, save_model: Path | None = None,
 ) -> dict:
     from seqrec_trainer import (
         InteractionsDataset,
@@ -101,6 +101,8 @@ def run_config(
         valid_interactions_ds=None if refit else InteractionsDataset(split.valid),
     )
     wall = time.perf_counter() - started - report_s[0]
+    if save_model is not None:
+        recommender.save(save_model / name)
     row = {
         "config": name,
         "overrides": overrides,
@@ -214,6 +216,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None,
                         help="where to write the rows (default bench/results/quality_ml1m.json, "
                              "or quality_ml1m_tuning.json with --validation-only)")
+    parser.add_argument("--save-model", type=Path, default=None, metavar="DIR",
+                        help="also save each trained recommender to DIR/CONFIG (for analysis)")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="re-render BENCHMARKS.md from a previous run's --json output")
@@ -233,7 +237,8 @@ def main() -> int:
     overrides = parse_overrides(args.set, args.epochs)
     split = leave_one_out_split(load_sasrec_txt(ML1M))
     rows = [
-        run_config(name, split, overrides, args.target, args.validation_only, args.refit)
+        run_config(name, split, overrides, args.target, args.validation_only, args.refit,
+                   args.save_model)
         for name in args.configs.split(",")
     ]
     default_name = "quality_ml1m_tuning.json" if args.validation_only else "quality_ml1m.json"
