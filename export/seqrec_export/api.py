@@ -83,7 +83,8 @@ def export_onnx(
     n_items = len(scorer.vocabulary_)
     max_len = int(recommender.max_len)
     k = max(1, min(int(top_k), n_items))
-    specs = graph_specs(n_items, k)
+    item_prior = network.item_prior_matrix is not None
+    specs = graph_specs(n_items, k, item_prior)
     with atomic_directory(output_dir) as tmp:
         used_opset = choose_and_export(network, max_len, n_items, k, specs, tmp, opset)
         report = validate_export(
@@ -110,6 +111,11 @@ def export_onnx(
             specs=specs,
             file_hashes=hashes,
             training=training,
+            item_prior={
+                "kind": "ease",
+                "weight": float(estimator.item_prior_weight),
+                "l2": float(estimator.item_prior_l2),
+            } if item_prior else None,
         )
         write_json(tmp / "manifest.json", manifest)
     logger.info("exported %s (opset %d, max |diff| %.2e)", output_dir, used_opset,

@@ -44,16 +44,21 @@ class GraphSpec:
         }
 
 
-def graph_specs(n_items: int, k: int) -> tuple[GraphSpec, GraphSpec]:
-    """The two graphs of format version 1: full scores and in-graph top-k."""
+def graph_specs(n_items: int, k: int, item_prior: bool = False) -> tuple[GraphSpec, GraphSpec]:
+    """The two graphs: full scores and in-graph top-k.
+
+    With an item prior (format version 2) both also take ``history_items``, the distinct
+    items of each user's whole history (0-padded on the right).
+    """
     item_seq = TensorSpec("item_seq", "int64", ("batch", "seq_len"))
+    history = (TensorSpec("history_items", "int64", ("batch", "n_history")),) if item_prior else ()
     scores = GraphSpec(
-        "scores", "model.onnx", (item_seq,),
+        "scores", "model.onnx", (item_seq, *history),
         (TensorSpec("scores", "float32", ("batch", n_items)),),
     )
     topk = GraphSpec(
         "topk", "model_topk.onnx",
-        (item_seq, TensorSpec("exclude_items", "int64", ("batch", "n_exclude"))),
+        (item_seq, TensorSpec("exclude_items", "int64", ("batch", "n_exclude")), *history),
         (TensorSpec("top_scores", "float32", ("batch", k)),
          TensorSpec("top_indices", "int64", ("batch", k))),
         extra={"k": k},

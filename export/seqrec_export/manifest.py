@@ -1,4 +1,4 @@
-"""``manifest.json`` of an artifact (format version 1, see docs/artifact.md)."""
+"""``manifest.json`` of an artifact (format versions 1 and 2, see docs/artifact.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ from .config import GraphSpec
 
 ARTIFACT_FORMAT = "seqrec-onnx-artifact"
 ARTIFACT_FORMAT_VERSION = 1
+PRIOR_FORMAT_VERSION = 2
+HISTORY_RULE = (
+    "history_items (graphs of artifacts with an item prior): per user, the distinct model "
+    "indices of every known item of the WHOLE history (not only the last max_len), in any "
+    "order, right-padded with pad_index to the batch's longest row."
+)
 SEQUENCE_RULE = (
     "Sort a user's rows stably by (USER_ID, TIMESTAMP) (equal timestamps keep input order); "
     "drop rows whose ITEM_ID is not in item_ids; keep the last max_len remaining items; map "
@@ -31,11 +37,16 @@ def build_manifest(
     specs: tuple[GraphSpec, ...],
     file_hashes: dict[str, str],
     training: dict[str, Any],
+    item_prior: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the manifest document."""
+    """Assemble the manifest document (format version 2 only when there is an item prior,
+    so artifacts without one stay readable by runtimes that know version 1 only)."""
+    prior = None if item_prior is None else {
+        **item_prior, "history_input": "history_items", "history_rule": HISTORY_RULE,
+    }
     return {
         "format": ARTIFACT_FORMAT,
-        "format_version": ARTIFACT_FORMAT_VERSION,
+        "format_version": ARTIFACT_FORMAT_VERSION if prior is None else PRIOR_FORMAT_VERSION,
         "seqrec_version": seqrec_version,
         "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "estimator_kind": estimator_kind,
@@ -49,4 +60,5 @@ def build_manifest(
         "files": file_hashes,
         "graphs": {spec.key: spec.to_json() for spec in specs},
         "training": training,
+        **({"item_prior": prior} if prior is not None else {}),
     }

@@ -17,6 +17,13 @@ class ScoresGraph(nn.Module):
         return self.network(item_seq)
 
 
+class ScoresWithHistoryGraph(ScoresGraph):
+    """``(item_seq, history_items) -> scores`` for networks with an item prior."""
+
+    def forward(self, item_seq: torch.Tensor, history_items: torch.Tensor) -> torch.Tensor:
+        return self.network(item_seq, history_items)
+
+
 class TopKGraph(nn.Module):
     """``(item_seq, exclude_items) -> (top_scores, top_indices)`` with TopK in the graph.
 
@@ -30,7 +37,17 @@ class TopKGraph(nn.Module):
         self.k = k
 
     def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor):
-        scores = self.network(item_seq)
+        return self.top_k(self.network(item_seq), exclude_items)
+
+    def top_k(self, scores: torch.Tensor, exclude_items: torch.Tensor):
         pad = torch.full_like(scores[:, :1], float("-inf"))
         full = torch.cat([pad, scores], dim=1).scatter(1, exclude_items, float("-inf"))
         return torch.topk(full[:, 1:], self.k, dim=1)
+
+
+class TopKWithHistoryGraph(TopKGraph):
+    """``(item_seq, exclude_items, history_items) -> (top_scores, top_indices)``."""
+
+    def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor,
+                history_items: torch.Tensor):
+        return self.top_k(self.network(item_seq, history_items), exclude_items)

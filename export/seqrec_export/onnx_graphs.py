@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .config import FALLBACK_OPSET, PREFERRED_OPSET, GraphSpec
-from .modules import ScoresGraph, TopKGraph
+from .modules import ScoresGraph, ScoresWithHistoryGraph, TopKGraph, TopKWithHistoryGraph
 
 logger = logging.getLogger("seqrec")
 
@@ -21,7 +21,8 @@ def _dims(max_len: int):
     batch = torch.export.Dim("batch", min=1, max=2**31 - 1)
     seq_len = torch.export.Dim("seq_len", min=1, max=max_len)
     n_exclude = torch.export.Dim("n_exclude", min=1, max=2**31 - 1)
-    return batch, seq_len, n_exclude
+    n_history = torch.export.Dim("n_history", min=1, max=2**31 - 1)
+    return batch, seq_len, n_exclude, n_history
 
 
 def export_graph(module: nn.Module, args: tuple, spec: GraphSpec, path: Path, opset: int,
@@ -60,18 +61,34 @@ def strip_debug_metadata(path: Path) -> None:
 
 def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
                   specs: tuple[GraphSpec, GraphSpec], directory: Path, opset: int) -> None:
-    """Write ``model.onnx`` and ``model_topk.onnx`` into ``directory``."""
-    batch, seq_len, n_exclude = _dims(max_len)
+    """Write ``model.onnx`` and ``model_topk.onnx`` into ``directory``.
+
+    A network with an item prior gets the ``history_items`` input in both graphs.
+    """
+    batch, seq_len, n_exclude, n_history = _dims(max_len)
     rng = np.random.default_rng(0)
     example = torch.as_tensor(rng.integers(1, n_items + 1, size=(3, max(2, max_len))))
     example[0, : example.shape[1] // 2] = 0
     exclude = torch.as_tensor(rng.integers(0, n_items + 1, size=(3, 4)))
+    seq_dims = {"item_seq": {0: batch, 1: seq_len}}
+    exclude_dims = {"exclude_items": {0: batch, 1: n_exclude}}
     scores_spec, topk_spec = specs
-    export_graph(ScoresGraph(network), (example,), scores_spec, directory / scores_spec.file,
-                 opset, {"item_seq": {0: batch, 1: seq_len}})
-    export_graph(TopKGraph(network, k), (example, exclude), topk_spec,
-                 directory / topk_spec.file, opset,
-                 {"item_seq": {0: batch, 1: seq_len}, "exclude_items": {0: batch, 1: n_exclude}})
+    if getattr(network, "item_prior_matrix", None) is None:
+        scores_module, topk_module = ScoresGraph(network), TopKGraph(network, k)
+        scores_args, topk_args = (example,), (example, exclude)
+        scores_dims, topk_dims = seq_dims, {**seq_dims, **exclude_dims}
+    else:
+        history = torch.as_tensor(rng.integers(0, n_items + 1, size=(3, 5)))
+        history_dims = {"history_items": {0: batch, 1: n_history}}
+        scores_module = ScoresWithHistoryGraph(network)
+        topk_module = TopKWithHistoryGraph(network, k)
+        scores_args, topk_args = (example, history), (example, exclude, history)
+        scores_dims = {**seq_dims, **history_dims}
+        topk_dims = {**seq_dims, **exclude_dims, **history_dims}
+    export_graph(scores_module, scores_args, scores_spec, directory / scores_spec.file,
+                 opset, scores_dims)
+    export_graph(topk_module, topk_args, topk_spec, directory / topk_spec.file, opset,
+                 topk_dims)
     for spec in specs:
         strip_debug_metadata(directory / spec.file)
 

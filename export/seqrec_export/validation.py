@@ -99,10 +99,17 @@ def validate_export(
     _check_names(topk_session, topk_spec)
     worst, cases = 0.0, []
     network.eval()
+    with_history = getattr(network, "item_prior_matrix", None) is not None
+    rng = np.random.default_rng(4321)
     for items in batches:
+        feeds = {"item_seq": items}
+        args = (torch.as_tensor(items),)
+        if with_history:
+            feeds["history_items"] = _history_for(items, network.n_items, rng)
+            args += (torch.as_tensor(feeds["history_items"]),)
         with torch.no_grad():
-            expected = network(torch.as_tensor(items)).numpy()
-        got = scores_session.run(None, {"item_seq": items})[0]
+            expected = network(*args).numpy()
+        got = scores_session.run(None, feeds)[0]
         if got.shape != expected.shape:
             raise ShapeMismatchError(
                 f"scores for input {items.shape}: onnx {got.shape} vs torch {expected.shape}"
@@ -115,12 +122,20 @@ def validate_export(
             )
         worst = max(worst, diff)
         exclude = items if items.shape[0] % 2 else np.zeros((items.shape[0], 1), np.int64)
-        top_scores, top_idx = topk_session.run(None, {"item_seq": items, "exclude_items": exclude})
+        top_scores, top_idx = topk_session.run(None, {**feeds, "exclude_items": exclude})
         if top_idx.shape != (items.shape[0], k):
             raise ShapeMismatchError(f"top_indices shape {top_idx.shape} != {(items.shape[0], k)}")
         _check_topk(expected, exclude, top_idx, k, atol, items.shape)
         cases.append(items.shape)
     return ValidationReport(cases, worst, True)
+
+
+def _history_for(items: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``history_items`` batch for ``items``: the rows' own items plus older ones,
+    with repeats and right padding (the graph must treat each distinct item once)."""
+    older = rng.integers(0, n_items + 1, size=(items.shape[0], 7))
+    older[:, -2:] = 0
+    return np.concatenate([items, older, items[:, -1:]], axis=1).astype(np.int64)
 
 
 def _check_topk(

@@ -29,7 +29,10 @@ from .vocabulary import ItemVocabulary
 
 MANIFEST = "manifest.json"
 FORMAT = "seqrec-onnx-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Format version 2 = version 1 plus an optional item prior (``manifest["item_prior"]``),
+#: whose graphs take the extra ``history_items`` input. Artifacts without a prior are
+#: still written as version 1, so older runtimes keep reading them.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".joblib")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -41,7 +44,14 @@ GRAPH_IO = {
         [("top_scores", "float32"), ("top_indices", "int64")],
     ),
 }
+HISTORY_INPUT = ("history_items", "int64")
 _ORT_TYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
+
+
+def graph_io(name: str, item_prior: bool) -> tuple[list, list]:
+    """``(inputs, outputs)`` of graph ``name``; an item prior adds ``history_items``."""
+    inputs, outputs = GRAPH_IO[name]
+    return (inputs + [HISTORY_INPUT] if item_prior else inputs), outputs
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class GraphSpec:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     k: int | None = None
+    item_prior: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class Artifact:
     max_len: int
     n_items: int
     graphs: dict[str, GraphSpec]
+    item_prior: bool = False
 
 
 def _fail(message: str) -> ArtifactError:
@@ -200,21 +212,38 @@ def _read_fallback(manifest: dict[str, Any], n_items: int) -> np.ndarray:
     return np.array(scores, dtype=np.float32)
 
 
-def _read_graph(root: Path, manifest: dict[str, Any], name: str, files: dict) -> GraphSpec:
+def _read_item_prior(manifest: dict[str, Any]) -> bool:
+    """Whether the graphs include an item prior (and so take ``history_items``)."""
+    prior = manifest.get("item_prior")
+    if prior is None:
+        return False
+    if manifest["format_version"] < 2:
+        raise _fail("manifest.json: item_prior needs format_version >= 2")
+    if not isinstance(prior, dict) or prior.get("history_input") != HISTORY_INPUT[0]:
+        raise _fail(
+            f"manifest.json: item_prior must be null or an object with history_input "
+            f"{HISTORY_INPUT[0]!r}; got {prior!r}"
+        )
+    return True
+
+
+def _read_graph(
+    root: Path, manifest: dict[str, Any], name: str, files: dict, item_prior: bool
+) -> GraphSpec:
     spec = _get(_get(manifest, "graphs", dict, ""), name, dict, "graphs.")
     where = f"graphs.{name}."
     file = _get(spec, "file", str, where)
     if file not in files:
         raise _fail(f"manifest.json: {where}file {file!r} is not listed (with a sha256) in files")
     ios = []
-    for key, expected in zip(("inputs", "outputs"), GRAPH_IO[name], strict=True):
+    for key, expected in zip(("inputs", "outputs"), graph_io(name, item_prior), strict=True):
         entries = _get(spec, key, list, where)
         got = [(_get(e, "name", str, where + key + "[]."), e.get("dtype")) for e in entries]
         if got != expected:
             raise _fail(f"manifest.json: {where}{key} must be {expected} (name, dtype); got {got}")
         ios.append(tuple(n for n, _ in got))
     k = _positive_int(spec, "k", where) if name == "topk" else None
-    return GraphSpec(name, root / file, ios[0], ios[1], k)
+    return GraphSpec(name, root / file, ios[0], ios[1], k, item_prior)
 
 
 def read_artifact(path: str | Path) -> Artifact:
@@ -245,10 +274,11 @@ def read_artifact(path: str | Path) -> Artifact:
         raise _fail("manifest.json: pad_index must be 0")
     vocabulary = _read_vocabulary(manifest, n_items)
     fallback = _read_fallback(manifest, n_items)
-    graphs = {name: _read_graph(root, manifest, name, files) for name in GRAPH_IO}
+    item_prior = _read_item_prior(manifest)
+    graphs = {name: _read_graph(root, manifest, name, files, item_prior) for name in GRAPH_IO}
     if graphs["topk"].k > n_items:
         raise _fail(f"manifest.json: graphs.topk.k={graphs['topk'].k} > n_items={n_items}")
-    return Artifact(root, manifest, vocabulary, fallback, max_len, n_items, graphs)
+    return Artifact(root, manifest, vocabulary, fallback, max_len, n_items, graphs, item_prior)
 
 
 def check_session_io(session: Any, graph: GraphSpec, n_items: int) -> None:
@@ -259,7 +289,7 @@ def check_session_io(session: Any, graph: GraphSpec, n_items: int) -> None:
     ArtifactError
         On any mismatch with the manifest.
     """
-    inputs, outputs = GRAPH_IO[graph.name]
+    inputs, outputs = graph_io(graph.name, graph.item_prior)
     widths = {"scores": n_items, "top_scores": graph.k, "top_indices": graph.k}
     for kind, nodes, expected in (
         ("inputs", session.get_inputs(), inputs),

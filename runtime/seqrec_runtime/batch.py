@@ -2,6 +2,8 @@
 
 ``score_fn`` maps a left-padded ``(rows, width)`` int64 index matrix to ``(rows, n_items)``
 float32 scores; it is the torch network in the trainer and the ONNX session in the runtime.
+Models with an item prior (``with_history=True``) also read each row's whole history:
+``score_fn(items, history_items)`` with the matrix of :func:`~.sequences.distinct_history`.
 Everything else (chunking, trimming, cold-user fallback, exclusion, top-k, sampling) is
 here once, so both give identical rankings from identical scores.
 """
@@ -15,9 +17,9 @@ import numpy as np
 
 from .errors import InvalidParameterError
 from .ranking import check_top_k, rank
-from .sequences import Sequences
+from .sequences import Sequences, distinct_history
 
-ScoreFn = Callable[[np.ndarray], np.ndarray]
+ScoreFn = Callable[..., np.ndarray]
 
 
 def iter_chunks(seqs: Sequences, batch_size: int) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -31,10 +33,14 @@ def iter_chunks(seqs: Sequences, batch_size: int) -> Iterator[tuple[int, int, np
 
 def score_chunk(
     seqs: Sequences, start: int, stop: int, items: np.ndarray, score_fn: ScoreFn,
-    fallback: np.ndarray,
+    fallback: np.ndarray, with_history: bool = False,
 ) -> np.ndarray:
     """Scores of one chunk with cold rows (no known item) replaced by ``fallback``."""
-    scores = np.asarray(score_fn(items), dtype=np.float32)
+    if with_history:
+        history = distinct_history(seqs, start, stop, len(fallback))
+        scores = np.asarray(score_fn(items, history), dtype=np.float32)
+    else:
+        scores = np.asarray(score_fn(items), dtype=np.float32)
     cold = seqs.lengths[start:stop] == 0
     if cold.any():
         scores[cold] = fallback
@@ -43,13 +49,13 @@ def score_chunk(
 
 def score_all(
     seqs: Sequences, score_fn: ScoreFn, fallback: np.ndarray, batch_size: int,
-    columns: np.ndarray | None = None,
+    columns: np.ndarray | None = None, with_history: bool = False,
 ) -> np.ndarray:
     """Score every row; ``columns`` restricts the output to a subset of item columns."""
     n_cols = len(fallback) if columns is None else len(columns)
     out = np.empty((len(seqs.user_ids), n_cols), dtype=np.float32)
     for start, stop, items in iter_chunks(seqs, batch_size):
-        scores = score_chunk(seqs, start, stop, items, score_fn, fallback)
+        scores = score_chunk(seqs, start, stop, items, score_fn, fallback, with_history)
         out[start:stop] = scores if columns is None else scores[:, columns]
     return out
 
@@ -102,6 +108,7 @@ def recommend_all(
     exclude_seen: bool,
     batch_size: int,
     columns: np.ndarray | None = None,
+    with_history: bool = False,
 ) -> np.ndarray:
     """Top-k (or sampled) item COLUMN indices per row, never holding all scores at once.
 
@@ -110,7 +117,7 @@ def recommend_all(
     n_items = len(fallback)
     out = np.empty((len(seqs.user_ids), top_k), dtype=np.int64)
     for start, stop, items in iter_chunks(seqs, batch_size):
-        scores = score_chunk(seqs, start, stop, items, score_fn, fallback)
+        scores = score_chunk(seqs, start, stop, items, score_fn, fallback, with_history)
         exclude = seqs.seen_mask(start, stop, n_items) if exclude_seen else None
         if columns is not None:
             scores = scores[:, columns]

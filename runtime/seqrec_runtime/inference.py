@@ -13,7 +13,10 @@ import numpy as np
 from .artifact import Artifact
 from .errors import ArtifactError
 from .ranking import top_k_indices
-from .sequences import Sequences
+from .sequences import distinct_history
+
+exclusion_matrix = distinct_history
+"""The ``exclude_items`` input of the top-k graph (also its ``history_items`` input)."""
 
 _NO_EXCLUSION = np.zeros((1, 1), dtype=np.int64)
 _NO_EXCLUSION.flags.writeable = False
@@ -22,8 +25,8 @@ _NO_EXCLUSION.flags.writeable = False
 def _run(session: Any, name: str, outputs: list[str], feeds: dict[str, np.ndarray]) -> list:
     """``session.run`` with onnxruntime's own exceptions turned into :class:`ArtifactError`.
 
-    The runtime only feeds int64 index matrices of width <= max_len with indices in
-    0..n_items, so a graph that fails on one does not match its manifest.
+    The runtime only feeds int64 index matrices with indices in 0..n_items (``item_seq``
+    of width <= max_len), so a graph that fails on one does not match its manifest.
     """
     try:
         return session.run(outputs, feeds)
@@ -61,14 +64,28 @@ class Graphs:
         self.fallback_order.flags.writeable = False
         self._scores = scores_session
         self._topk = topk_session
+        #: The graphs include an item prior and take ``history_items`` too.
+        self.with_history = artifact.item_prior
 
-    def scores(self, item_seq: np.ndarray) -> np.ndarray:
+    def _feeds(self, item_seq: np.ndarray, history: np.ndarray | None) -> dict[str, np.ndarray]:
+        feeds = {"item_seq": item_seq}
+        if self.with_history:
+            if history is None:
+                raise ArtifactError(
+                    "this artifact has an item prior: its graphs need history_items (the "
+                    "distinct items of each user's whole history)"
+                )
+            feeds["history_items"] = np.ascontiguousarray(history, dtype=np.int64)
+        return feeds
+
+    def scores(self, item_seq: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
         """Scores graph on a ``(rows, width)`` left-padded batch -> ``(rows, n_items)``.
 
+        ``history``: the ``history_items`` input (artifacts with an item prior only).
         This is the ``score_fn`` of :mod:`seqrec_runtime.batch`.
         """
         item_seq = np.ascontiguousarray(item_seq, dtype=np.int64)
-        (out,) = _run(self._scores, "model.onnx", ["scores"], {"item_seq": item_seq})
+        (out,) = _run(self._scores, "model.onnx", ["scores"], self._feeds(item_seq, history))
         if out.shape != (item_seq.shape[0], self.n_items):
             raise ArtifactError(
                 f"model.onnx returned scores of shape {out.shape}, expected "
@@ -76,39 +93,25 @@ class Graphs:
             )
         return out
 
-    def top_indices(self, item_seq: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
+    def top_indices(
+        self, item_seq: np.ndarray, exclude: np.ndarray | None,
+        history: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Top-k graph -> ``(rows, k)`` 0-based score columns, best first.
 
         ``exclude`` holds model indices to exclude per row (0 = nothing); ``None`` = none.
+        ``history``: the ``history_items`` input (artifacts with an item prior only).
         """
         item_seq = np.ascontiguousarray(item_seq, dtype=np.int64)
         if exclude is None:
             rows = item_seq.shape[0]
             exclude = _NO_EXCLUSION if rows == 1 else np.zeros((rows, 1), dtype=np.int64)
-        (out,) = _run(
-            self._topk, "model_topk.onnx", ["top_indices"],
-            {"item_seq": item_seq, "exclude_items": exclude},
-        )
+        feeds = self._feeds(item_seq, history)
+        feeds["exclude_items"] = exclude
+        (out,) = _run(self._topk, "model_topk.onnx", ["top_indices"], feeds)
         if out.shape != (item_seq.shape[0], self.k):
             raise ArtifactError(
                 f"model_topk.onnx returned top_indices of shape {out.shape}, expected "
                 f"{(item_seq.shape[0], self.k)}"
             )
         return out
-
-
-def exclusion_matrix(seqs: Sequences, start: int, stop: int, n_items: int) -> np.ndarray:
-    """Distinct known items of rows ``start:stop`` (whole history), 0-padded on the right.
-
-    Returns an ``(stop - start, max(1, most distinct items))`` int64 matrix of model
-    indices: the ``exclude_items`` input of the top-k graph.
-    """
-    lo, hi = seqs.history_ptr[start], seqs.history_ptr[stop]
-    rows = np.repeat(np.arange(stop - start), np.diff(seqs.history_ptr[start : stop + 1]))
-    keys = np.unique(rows * (n_items + 1) + seqs.history_items[lo:hi])
-    rows, items = keys // (n_items + 1), keys % (n_items + 1)
-    counts = np.bincount(rows, minlength=stop - start)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    matrix = np.zeros((stop - start, max(1, int(counts.max(initial=0)))), dtype=np.int64)
-    matrix[rows, np.arange(len(rows)) - first[rows]] = items
-    return matrix

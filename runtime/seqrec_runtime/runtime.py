@@ -159,7 +159,8 @@ class SeqrecRuntime:
         return_user_ids = check_flag(return_user_ids, "return_user_ids")
         seqs = read_histories(interactions, self._vocab, self.max_len)
         graphs = self._graphs
-        scores = score_all(seqs, graphs.scores, graphs.fallback, self.batch_size)
+        scores = score_all(seqs, graphs.scores, graphs.fallback, self.batch_size,
+                           with_history=graphs.with_history)
         return (seqs.user_ids, scores) if return_user_ids else scores
 
     def recommend(
@@ -221,12 +222,15 @@ class SeqrecRuntime:
         if temperature > 0.0 or top_k > graphs.k:
             return recommend_all(
                 seqs, graphs.scores, graphs.fallback, top_k, temperature, rng, exclude_seen,
-                self.batch_size,
+                self.batch_size, with_history=graphs.with_history,
             )
         columns = np.empty((len(seqs.user_ids), top_k), dtype=np.int64)
         for start, stop, items in iter_chunks(seqs, self.batch_size):
-            exclude = exclusion_matrix(seqs, start, stop, self.n_items) if exclude_seen else None
-            top = graphs.top_indices(items, exclude)[:, :top_k]
+            seen = None
+            if exclude_seen or graphs.with_history:
+                seen = exclusion_matrix(seqs, start, stop, self.n_items)
+            exclude = seen if exclude_seen else None
+            top = graphs.top_indices(items, exclude, seen)[:, :top_k]
             cold = seqs.lengths[start:stop] == 0
             top[cold] = graphs.fallback_order[:top_k]
             columns[start:stop] = top
@@ -280,11 +284,13 @@ class SeqrecRuntime:
             else:
                 columns = rank(graphs.fallback[None, :], top_k, temperature, rng)[0]
         elif temperature == 0.0 and top_k <= graphs.k:
-            exclude = np.unique(known).reshape(1, -1) if exclude_seen else None
-            columns = graphs.top_indices(seqs.items, exclude)[0, :top_k]
+            seen = np.unique(known).reshape(1, -1)
+            exclude = seen if exclude_seen else None
+            columns = graphs.top_indices(seqs.items, exclude, seen)[0, :top_k]
         else:
             columns = recommend_all(
-                seqs, graphs.scores, graphs.fallback, top_k, temperature, rng, exclude_seen, 1
+                seqs, graphs.scores, graphs.fallback, top_k, temperature, rng, exclude_seen, 1,
+                with_history=graphs.with_history,
             )[0]
         return self.item_ids_[columns]
 

@@ -180,3 +180,21 @@ def left_pad(item_index: np.ndarray, max_len: int) -> np.ndarray:
     if len(known) == 0:
         return np.zeros((1, 1), dtype=np.int64)
     return known.astype(np.int64, copy=False).reshape(1, -1)
+
+
+def distinct_history(seqs: Sequences, start: int, stop: int, n_items: int) -> np.ndarray:
+    """Distinct known items of rows ``start:stop`` (whole history), 0-padded on the right.
+
+    Returns an ``(stop - start, max(1, most distinct items))`` int64 matrix of model
+    indices, ascending per row: the ``exclude_items`` input of the top-k graph and the
+    ``history_items`` input of graphs with an item prior.
+    """
+    lo, hi = seqs.history_ptr[start], seqs.history_ptr[stop]
+    rows = np.repeat(np.arange(stop - start), np.diff(seqs.history_ptr[start : stop + 1]))
+    keys = np.unique(rows * (n_items + 1) + seqs.history_items[lo:hi])
+    rows, items = keys // (n_items + 1), keys % (n_items + 1)
+    counts = np.bincount(rows, minlength=stop - start)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    matrix = np.zeros((stop - start, max(1, int(counts.max(initial=0)))), dtype=np.int64)
+    matrix[rows, np.arange(len(rows)) - first[rows]] = items
+    return matrix

@@ -227,6 +227,49 @@ def test_node_int64_ids_beyond_2_53(node_ready, expected, python_runtime, tmp_pa
                           py.tolist(), 2 * ATOL)
 
 
+@pytest.fixture(scope="module")
+def prior_artifact(tmp_path_factory):
+    """A tiny model with an item prior (format_version 2: graphs take history_items)."""
+    from seqrec_export import export_onnx
+    from seqrec_trainer import (
+        InteractionsDataset,
+        SASRecClassifierEstimator,
+        SequentialRecommender,
+        SequentialScorer,
+    )
+    from seqrec_trainer.datasets import make_sequential_interactions
+
+    data = make_sequential_interactions(n_users=40, n_items=30, min_length=3, max_length=25,
+                                        random_state=5)
+    estimator = SASRecClassifierEstimator(hidden_units=16, num_blocks=1, max_len=5, epochs=2,
+                                          loss_fn_name="ce", random_state=0,
+                                          item_prior_weight=3.0, item_prior_l2=5.0)
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=5)
+    recommender.train(interactions_ds=InteractionsDataset(data))
+    root = tmp_path_factory.mktemp("node-prior")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx(recommender, root / "artifact", top_k=8)
+    rows = root / "rows.json"
+    rows.write_text(json.dumps({k: v.tolist() for k, v in data.items()}), encoding="utf-8")
+    return root / "artifact", rows, data
+
+
+@pytest.mark.parametrize("top_k, flags", [(5, []), (5, ["--exclude-seen"]), (12, []),
+                                          (12, ["--exclude-seen"])])
+def test_node_serves_an_item_prior_artifact_like_python(node_ready, prior_artifact, top_k, flags):
+    artifact, rows, data = prior_artifact
+    assert json.loads((artifact / "manifest.json").read_text())["format_version"] == 2
+    runtime = seqrec_runtime.load(artifact)
+    users, scores = runtime.score_items(data, return_user_ids=True)
+    out = run_cli(artifact, rows, "--top-k", str(top_k), "--scores", *flags)
+    assert out["user_ids"] == users.tolist()
+    np.testing.assert_allclose(np.asarray(out["scores"]), scores, rtol=0, atol=ATOL)
+    recs = runtime.recommend(data, top_k=top_k, exclude_seen=bool(flags))
+    assert_rankings_close(runtime.item_ids_.tolist(), scores, out["recommend"], recs.tolist(),
+                          2 * ATOL)
+
+
 def test_node_refuses_bad_artifacts(node_ready, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(GOLDEN, tampered)
@@ -239,10 +282,10 @@ def test_node_refuses_bad_artifacts(node_ready, tmp_path):
     newer = tmp_path / "newer"
     shutil.copytree(GOLDEN, newer)
     manifest = json.loads((newer / "manifest.json").read_text(encoding="utf-8"))
-    manifest["format_version"] = 2
+    manifest["format_version"] = 3
     (newer / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     proc = run_cli(newer, EXPECTED, check=False)
-    assert proc.returncode == 1 and "format_version 2" in proc.stderr and "upgrade" in proc.stderr
+    assert proc.returncode == 1 and "format_version 3" in proc.stderr and "upgrade" in proc.stderr
 
 
 def test_node_client_errors(node_ready, tmp_path):

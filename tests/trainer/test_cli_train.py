@@ -38,11 +38,19 @@ def test_preset_sets_max_len_and_its_parameters(files, tmp_path):
 
 def test_flags_override_the_preset(files, tmp_path):
     recommender = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
-                         "--history-windows", "last", "--precision", "bf16")
+                         "--history-windows", "last", "--precision", "bf16",
+                         "--item-prior-weight", "0")
     params = recommender.scorer.estimator.get_params()
     assert (params["max_len"], params["history_windows"], params["precision"]) == (
         12, "last", "bf16")
     assert recommender.max_len == 12
+    assert params["item_prior_weight"] == 0 and not recommender.scorer.estimator.uses_item_prior
+
+
+def test_preset_trains_its_item_prior(files, tmp_path):
+    estimator = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12").scorer.estimator
+    assert (estimator.item_prior_weight, estimator.item_prior_l2) == (5.0, 1000.0)
+    assert float(estimator.network_.item_prior_matrix.abs().sum()) > 0
 
 
 def test_without_preset_max_len_defaults_to_50(files, tmp_path):

@@ -18,7 +18,8 @@ _HYPERPARAMS = {
     "optimizer_name": str, "loss_fn_name": str, "weight_decay": float,
     "early_stopping_patience": int, "device": str, "random_state": int, "monitor": str,
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
-    "history_windows": str, "precision": str,
+    "history_windows": str, "precision": str, "item_prior_weight": float,
+    "item_prior_l2": float,
 }
 
 

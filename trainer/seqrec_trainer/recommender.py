@@ -214,6 +214,7 @@ class SequentialRecommender:
         picked = recommend_all(
             seqs, scorer.estimator.predict_scores, scorer.popularity_, k, temperature, rng,
             bool(exclude_seen), scorer.batch_size, columns,
+            with_history=scorer.estimator.uses_item_prior,
         )
         recs = scorer.vocabulary_.ids[picked]
         return (seqs.user_ids, recs) if return_user_ids else recs

@@ -36,6 +36,7 @@ class SequentialScorer:
             len(vocabulary),
             outcomes=prepared.train.outcomes,
             valid=prepared.valid,
+            prior_histories=prepared.histories,
         )
         self.vocabulary_ = vocabulary
         self.popularity_ = prepared.popularity
@@ -82,5 +83,5 @@ class SequentialScorer:
         self._check_fitted()
         return score_all(
             seqs, self.estimator.predict_scores, self.popularity_, self.batch_size,
-            self.subset_columns_,
+            self.subset_columns_, with_history=self.estimator.uses_item_prior,
         )

@@ -16,7 +16,7 @@ const { ArtifactError, ArtifactIntegrityError, UnsupportedFormatError } = requir
 
 const MANIFEST = 'manifest.json';
 const FORMAT = 'seqrec-onnx-artifact';
-const FORMAT_VERSION = 1; // the highest format_version this reader knows
+const FORMAT_VERSION = 2; // the highest format_version this reader knows (2: item prior)
 const PICKLE_SUFFIXES = ['.pkl', '.pickle', '.pt', '.pth', '.joblib'];
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -28,6 +28,15 @@ const GRAPH_IO = {
     [['top_scores', 'float32'], ['top_indices', 'int64']],
   ],
 };
+
+/** Graphs of artifacts with an item prior also take the user's whole history (docs section 4). */
+const HISTORY_INPUT = ['history_items', 'int64'];
+
+/** [inputs, outputs] of graph `name`; an item prior appends `history_items` to the inputs. */
+function graphIo(name, itemPrior) {
+  const [inputs, outputs] = GRAPH_IO[name];
+  return [itemPrior ? [...inputs, HISTORY_INPUT] : inputs, outputs];
+}
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isInt = (v) => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
@@ -172,7 +181,20 @@ function readFallback(manifest, nItems) {
   return Float32Array.from(scores); // docs: "Use them as float32"
 }
 
-function readGraph(manifest, name, files) {
+/** Whether the graphs include an item prior (format_version >= 2, manifest.item_prior). */
+function readItemPrior(manifest) {
+  const prior = manifest.item_prior;
+  if (prior === undefined || prior === null) return false;
+  if (manifest.format_version < 2) throw new ArtifactError('manifest.json: item_prior needs format_version >= 2');
+  if (!isObject(prior) || prior.history_input !== HISTORY_INPUT[0]) {
+    throw new ArtifactError(
+      `manifest.json: item_prior must be null or an object with history_input "${HISTORY_INPUT[0]}"; got ${json.stringify(prior)}`,
+    );
+  }
+  return true;
+}
+
+function readGraph(manifest, name, files, itemPrior) {
   const graphs = field(manifest, 'graphs', isObject, '', 'an object');
   const where = `graphs.${name}.`;
   const spec = field(graphs, name, isObject, 'graphs.', 'an object');
@@ -180,17 +202,18 @@ function readGraph(manifest, name, files) {
   if (!Object.prototype.hasOwnProperty.call(files, file)) {
     throw new ArtifactError(`manifest.json: ${where}file ${JSON.stringify(file)} is not listed (with a sha256) in files`);
   }
+  const io = graphIo(name, itemPrior);
   ['inputs', 'outputs'].forEach((key, i) => {
     const entries = field(spec, key, Array.isArray, where, 'an array');
     const got = entries.map((e) => [isObject(e) ? e.name : undefined, isObject(e) ? e.dtype : undefined]);
-    if (JSON.stringify(got) !== JSON.stringify(GRAPH_IO[name][i])) {
+    if (JSON.stringify(got) !== JSON.stringify(io[i])) {
       throw new ArtifactError(
-        `manifest.json: ${where}${key} must be ${JSON.stringify(GRAPH_IO[name][i])} ([name, dtype]); got ${json.stringify(got)}`,
+        `manifest.json: ${where}${key} must be ${JSON.stringify(io[i])} ([name, dtype]); got ${json.stringify(got)}`,
       );
     }
   });
   const k = name === 'topk' ? positiveInt(spec, 'k', where) : null;
-  return { name, file, bytes: files[file], k };
+  return { name, file, bytes: files[file], k, itemPrior };
 }
 
 /**
@@ -209,9 +232,13 @@ function readArtifact(dir) {
   }
   const vocabulary = readVocabulary(manifest, nItems);
   const fallback = readFallback(manifest, nItems);
-  const graphs = { scores: readGraph(manifest, 'scores', files), topk: readGraph(manifest, 'topk', files) };
+  const itemPrior = readItemPrior(manifest);
+  const graphs = {
+    scores: readGraph(manifest, 'scores', files, itemPrior),
+    topk: readGraph(manifest, 'topk', files, itemPrior),
+  };
   if (graphs.topk.k > nItems) throw new ArtifactError(`manifest.json: graphs.topk.k=${graphs.topk.k} > n_items=${nItems}`);
-  return { path: root, manifest, nItems, maxLen, vocabulary, fallback, graphs };
+  return { path: root, manifest, nItems, maxLen, vocabulary, fallback, graphs, itemPrior };
 }
 
 const ORT_TYPES = { int64: 'int64', float32: 'float32' };
@@ -222,7 +249,7 @@ const ORT_TYPES = { int64: 'int64', float32: 'float32' };
  * `inputMetadata`/`outputMetadata` exist in onnxruntime-node >= 1.22; names are always checked.
  */
 function checkSessionIo(session, graph, nItems) {
-  const [inputs, outputs] = GRAPH_IO[graph.name];
+  const [inputs, outputs] = graphIo(graph.name, graph.itemPrior);
   const widths = { scores: nItems, top_scores: graph.k, top_indices: graph.k };
   for (const [kind, names, metadata, expected] of [
     ['inputs', session.inputNames, session.inputMetadata, inputs],

@@ -20,6 +20,8 @@
  *     JavaScript sort of the columns by (score descending, column ascending).
  *   - cold users (no known item): never sent to the model; the fallback scores sorted the
  *     same way (computed once at load).
+ * Artifacts with an item prior (format_version 2, manifest.item_prior) also get each user's
+ * distinct known items of the WHOLE history in `history_items`, in both graphs.
  */
 
 const ort = require('onnxruntime-node');
@@ -61,6 +63,14 @@ class SeqrecModel {
     this._fallbackOrder = rankColumns(artifact.fallback, artifact.nItems);
     this._scores = sessions.scores;
     this._topk = sessions.topk;
+    this.itemPrior = artifact.itemPrior;
+  }
+
+  /** `history_items` feed for the warm users of a chunk (artifacts with an item prior only). */
+  _historyFeed(warm) {
+    if (!this.itemPrior) return {};
+    const history = exclusionMatrix(warm.map(([u]) => u.known));
+    return { history_items: new ort.Tensor('int64', history.data, history.dims) };
   }
 
   /** Release the onnxruntime sessions. */
@@ -92,7 +102,7 @@ class SeqrecModel {
     const out = users.map(() => null);
     if (!warm.length) return out;
     const { data, dims } = leftPad(warm.map(([u]) => u.seq));
-    const result = await this._scores.run({ item_seq: new ort.Tensor('int64', data, dims) });
+    const result = await this._scores.run({ item_seq: new ort.Tensor('int64', data, dims), ...this._historyFeed(warm) });
     const scores = result.scores;
     if (scores.dims.length !== 2 || scores.dims[0] !== warm.length || scores.dims[1] !== this.nItems) {
       throw new ArtifactError(`model.onnx returned scores of shape ${JSON.stringify(scores.dims)}, expected [${warm.length}, ${this.nItems}]`);
@@ -151,7 +161,11 @@ class SeqrecModel {
       ? exclusionMatrix(warm.map(([u]) => u.known))
       : { data: new BigInt64Array(warm.length), dims: [warm.length, 1] }; // zeros: exclude nothing
     const result = await this._topk.run(
-      { item_seq: new ort.Tensor('int64', seq.data, seq.dims), exclude_items: new ort.Tensor('int64', exclude.data, exclude.dims) },
+      {
+        item_seq: new ort.Tensor('int64', seq.data, seq.dims),
+        exclude_items: new ort.Tensor('int64', exclude.data, exclude.dims),
+        ...this._historyFeed(warm),
+      },
       ['top_indices'],
     );
     const top = result.top_indices;

@@ -62,7 +62,8 @@ function getColumns(table) {
  * @param {number} maxLen
  * @returns {{userIds: Array<bigint|string>, users: Array<{seq: number[], known: number[]}>, nUnknown: number}}
  *   `seq` is the model input (last maxLen known indices, oldest first, unpadded; empty =
- *   cold user); `known` is every known index of the whole history (for exclude-seen).
+ *   cold user); `known` is every known index of the whole history (for exclude-seen and,
+ *   with an item prior, the `history_items` input).
  */
 function buildHistories(table, vocabulary, maxLen) {
   const cols = getColumns(table);
@@ -119,8 +120,9 @@ function leftPad(seqs) {
 }
 
 /**
- * The `exclude_items` input: each row's distinct known indices, right-padded with 0
- * (which excludes nothing) to the longest row (>= 1 column).
+ * The `exclude_items` input (and, for artifacts with an item prior, `history_items`): each
+ * row's distinct known indices, right-padded with 0 (which excludes nothing and counts for
+ * nothing) to the longest row (>= 1 column).
  * @param {number[][]} knowns
  * @returns {{data: BigInt64Array, dims: [number, number]}}
  */

@@ -27,6 +27,8 @@ class PreparedData:
     valid: ValidationData | None
     popularity: np.ndarray
     summary: dict[str, int]
+    histories: tuple[np.ndarray, np.ndarray] | None = None
+    """``(user_code, item_index)`` of every training row (the item prior's co-occurrences)."""
 
 
 def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None):
@@ -167,7 +169,8 @@ def prepare(
         "n_valid_targets": int(len(valid_data.targets)) if valid_data is not None else 0,
         "n_valid_dropped": int(n_valid_dropped),
     }
-    return PreparedData(train, valid_data, popularity, summary)
+    histories = (user_codes[kept], index[kept])
+    return PreparedData(train, valid_data, popularity, summary, histories)
 
 
 def _match_validation(valid: dict[str, np.ndarray], users: np.ndarray, vocabulary: ItemVocabulary):

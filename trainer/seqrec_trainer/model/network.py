@@ -27,6 +27,10 @@ class SASRecNetwork(nn.Module):
         Longest input accepted (size of the positional table).
     hidden_units, num_blocks, num_heads, dropout_rate
         Architecture hyperparameters.
+    item_prior
+        Reserve an ``(n_items, n_items)`` buffer ``item_prior_matrix`` (zeros until
+        filled, see :mod:`.item_prior`) whose rows for the user's history items are added
+        to the scores of :meth:`forward`. Training losses never use it.
     """
 
     def __init__(
@@ -37,6 +41,7 @@ class SASRecNetwork(nn.Module):
         num_blocks: int = 2,
         num_heads: int = 1,
         dropout_rate: float = 0.2,
+        item_prior: bool = False,
     ) -> None:
         super().__init__()
         self.n_items = n_items
@@ -49,6 +54,11 @@ class SASRecNetwork(nn.Module):
             TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
         )
         self.final_norm = nn.LayerNorm(hidden_units, eps=1e-8)
+        self.item_prior_matrix: torch.Tensor | None
+        if item_prior:
+            self.register_buffer("item_prior_matrix", torch.zeros(n_items, n_items))
+        else:
+            self.item_prior_matrix = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -105,6 +115,31 @@ class SASRecNetwork(nn.Module):
         """Output embeddings of the real items, ``(n_items, d)`` (tied to the input table)."""
         return self.item_embedding.weight[1:]
 
-    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
-        """Scores of every item for the next step: ``(B, n_items)`` float32."""
-        return self.encode_last(item_seq) @ self.item_weights().T
+    def history_prior(self, history_items: torch.Tensor) -> torch.Tensor:
+        """Item-prior term ``(B, n_items)``: the sum of the prior rows of the given items.
+
+        ``history_items`` is any ``(B, H)`` index matrix (0 = padding, counts for
+        nothing); each distinct item of a row counts once (a 0/1 indicator).
+        """
+        prior = self.item_prior_matrix
+        if prior is None:
+            raise RuntimeError("this network was built without item_prior=True")
+        indicator = torch.zeros(history_items.shape[0], self.n_items + 1, dtype=prior.dtype,
+                                device=history_items.device)
+        indicator = indicator.scatter(1, history_items, 1.0)
+        return indicator[:, 1:] @ prior
+
+    def forward(
+        self, item_seq: torch.Tensor, history_items: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores of every item for the next step: ``(B, n_items)`` float32.
+
+        With an item prior, ``history_items`` (the items of the user's whole history, any
+        ``(B, H)`` index matrix, 0 = padding) feed the prior term; ``None`` uses
+        ``item_seq``. Without a prior it is ignored.
+        """
+        scores = self.encode_last(item_seq) @ self.item_weights().T
+        if self.item_prior_matrix is not None:
+            history = item_seq if history_items is None else history_items
+            scores = scores + self.history_prior(history)
+        return scores

@@ -1,0 +1,144 @@
+"""Grid over the item prior (EASE lambda, weight gamma, history span) on the VALIDATION item.
+
+Scores the validation users once per saved model (trained on the training rows only,
+without a prior), then adds ``gamma * (h @ B)`` post hoc, exactly what
+``item_prior_weight=gamma, item_prior_l2=lambda`` computes (the prior never changes
+training; ``tests/trainer/estimator/test_item_prior_estimator.py`` proves it). ``B`` is
+fitted on the training rows with :func:`seqrec_trainer.model.item_prior.cooccurrence_gram`
+and :func:`~seqrec_trainer.model.item_prior.ease_matrix`; ``h`` is the 0/1 indicator of
+the user's whole training history (``full``, what the library does) or of its last
+``max_len`` items (``window``, the transformer's input).
+
+Run: ``python bench/item_prior_grid.py MODEL_DIR [MODEL_DIR ...] [--json OUT]`` on models
+saved by ``bench/quality_ml1m.py --validation-only --save-model DIR``. Prints one line per
+(lambda, history, gamma) with the mean over models of the validation-item full-ranking
+NDCG@10 and sampled HR@10 (negative seeds averaged), then a pivot table.
+Skips cleanly when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blend_analysis import FixedScores  # noqa: E402
+from common import ML1M  # noqa: E402
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",")]
+
+
+def indicator_rows(users: np.ndarray, codes: np.ndarray, items: np.ndarray, n_items: int,
+                   last: int | None) -> np.ndarray:
+    """0/1 ``(n_users, n_items)``: each user's items (rows already in time order per user),
+    only the ``last`` most recent when given."""
+    out = np.zeros((len(users), n_items), dtype=np.float64)
+    if last is not None:
+        ends = np.cumsum(np.bincount(codes, minlength=len(users)))
+        from_end = ends[codes] - 1 - np.arange(len(codes))
+        keep = from_end < last
+        codes, items = codes[keep], items[keep]
+    out[codes, items - 1] = 1.0
+    return out
+
+
+def pivot(rows: list[dict], gammas: list[float]) -> str:
+    head = " | ".join(f"γ = {g:g}" for g in gammas)
+    lines = [f"| λ | history | {head} |", "|---|---|" + "---|" * len(gammas)]
+    keys = sorted({(r["l2"], r["history"]) for r in rows if r["gamma"] > 0})
+    for l2, history in keys:
+        cells = []
+        for g in gammas:
+            r = next(x for x in rows if (x["l2"], x["history"], x["gamma"]) == (l2, history, g))
+            cells.append(f"{r['sampled_hr']:.4f} / {r['full_ndcg']:.4f}")
+        lines.append(f"| {l2:g} | {history} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--lambdas", type=floats, default=floats("100,300,1000,3000"))
+    parser.add_argument("--gammas", type=floats, default=floats("1,2,3,5,8,12"))
+    parser.add_argument("--histories", default="window,full")
+    parser.add_argument("--seeds", type=int, default=2, help="sampled-negative seeds")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if not ML1M.exists():
+        print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
+        return 0
+    from seqrec_runtime.sequences import sort_order
+    from seqrec_trainer import SequentialRecommender
+    from seqrec_trainer.evaluation import evaluate_many, leave_one_out_split, load_sasrec_txt
+    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
+
+    split = leave_one_out_split(load_sasrec_txt(ML1M))
+    scores, item_ids, user_ids, max_len = [], None, None, None
+    for path in args.models:
+        rec = SequentialRecommender.load(path, device="cpu")
+        if rec.scorer.estimator.uses_item_prior:
+            raise SystemExit(f"{path} already has an item prior; pass models trained without")
+        users, s = rec.score_items(split.valid_input, return_user_ids=True)
+        if item_ids is None:
+            item_ids, user_ids, max_len = rec.item_ids_, users, rec.max_len
+        if not (np.array_equal(users, user_ids) and np.array_equal(rec.item_ids_, item_ids)):
+            raise SystemExit(f"{path}: trained on other items or users than {args.models[0]}")
+        scores.append(s.astype(np.float64))
+
+    rows_in = split.valid_input
+    codes = np.searchsorted(user_ids, np.asarray(rows_in["USER_ID"]))
+    items = np.searchsorted(item_ids, np.asarray(rows_in["ITEM_ID"])) + 1
+    order = sort_order(codes, np.asarray(rows_in["TIMESTAMP"]))
+    codes, items = codes[order], items[order]
+    n_items = len(item_ids)
+    gram = cooccurrence_gram(codes, items, n_items)
+    spans = {"full": None, "window": max_len}
+    indicators = {h: indicator_rows(user_ids, codes, items, n_items, spans[h])
+                  for h in args.histories.split(",")}
+
+    def evaluate(matrix: np.ndarray) -> tuple[float, float]:
+        model = FixedScores(item_ids, user_ids, matrix)
+        hr = []
+        for seed in range(args.seeds):
+            protocols = ("full", "sampled") if seed == 0 else ("sampled",)
+            r = evaluate_many(model, rows_in, split.valid, protocols=protocols, ks=(10,),
+                              random_state=seed)
+            if seed == 0:
+                ndcg = r["full"]["NDCG@10"]
+            hr.append(r["sampled"]["HR@10"])
+        return ndcg, float(np.mean(hr))
+
+    rows = []
+
+    def record(l2: float, history: str, gamma: float, prior: np.ndarray | None) -> None:
+        results = [evaluate(s if prior is None else s + gamma * prior) for s in scores]
+        row = {"l2": l2, "history": history, "gamma": gamma,
+               "full_ndcg": float(np.mean([r[0] for r in results])),
+               "sampled_hr": float(np.mean([r[1] for r in results]))}
+        rows.append(row)
+        print(f"lambda={l2:g} history={history} gamma={gamma:g}: full NDCG@10 "
+              f"{row['full_ndcg']:.4f}, sampled HR@10 {row['sampled_hr']:.4f}", flush=True)
+
+    record(0.0, "-", 0.0, None)
+    for l2 in args.lambdas:
+        weights = ease_matrix(gram, l2)
+        for history, indicator in indicators.items():
+            prior = indicator @ weights
+            for gamma in args.gammas:
+                record(l2, history, gamma, prior)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    print(f"\nvalidation item, mean of {len(scores)} model(s): sampled HR@10 / full NDCG@10; "
+          f"without prior {rows[0]['sampled_hr']:.4f} / {rows[0]['full_ndcg']:.4f}\n")
+    print(pivot(rows, args.gammas))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Artifacts of models with an item prior: format version 2, ``history_items``, parity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import seqrec_runtime
+from seqrec_runtime.errors import ArtifactError
+from seqrec_trainer import (
+    InteractionsDataset,
+    SASRecClassifierEstimator,
+    SequentialRecommender,
+    SequentialScorer,
+)
+
+MAX_LEN = 6  # shorter than most histories (3..30 items): the prior reads beyond the window
+
+
+@pytest.fixture(scope="module")
+def prior_recommender(export_data) -> SequentialRecommender:
+    estimator = SASRecClassifierEstimator(hidden_units=16, num_blocks=1, max_len=MAX_LEN,
+                                          epochs=2, loss_fn_name="ce", random_state=0,
+                                          item_prior_weight=3.0, item_prior_l2=5.0)
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=MAX_LEN)
+    return recommender.train(interactions_ds=InteractionsDataset(export_data))
+
+
+@pytest.fixture(scope="module")
+def prior_artifact(prior_recommender, tmp_path_factory):
+    from seqrec_export import export_onnx
+
+    out = tmp_path_factory.mktemp("prior") / "artifact"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_onnx(prior_recommender, out, top_k=10)
+    return out
+
+
+@pytest.fixture(scope="module")
+def prior_runtime(prior_artifact):
+    return seqrec_runtime.load(prior_artifact)
+
+
+def test_manifest_declares_the_prior_and_the_history_input(prior_artifact):
+    manifest = json.loads((prior_artifact / "manifest.json").read_text())
+    assert manifest["format_version"] == 2
+    prior = manifest["item_prior"]
+    assert prior["kind"] == "ease" and prior["weight"] == 3.0 and prior["l2"] == 5.0
+    assert prior["history_input"] == "history_items" and "WHOLE history" in prior["history_rule"]
+    for graph in manifest["graphs"].values():
+        assert graph["inputs"][-1] == {"name": "history_items", "dtype": "int64",
+                                       "shape": ["batch", "n_history"]}
+    assert manifest["training"]["export_validation"]["max_abs_score_diff"] <= 1e-4
+
+
+def test_runtime_scores_match_torch(prior_runtime, prior_recommender, export_data):
+    expected = prior_recommender.score_items(export_data)
+    got = prior_runtime.score_items(export_data)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_graphs_refuse_to_run_without_history_items(prior_runtime):
+    with pytest.raises(ArtifactError, match="history_items"):
+        prior_runtime._graphs.scores(np.array([[1, 2]]))
+
+
+@pytest.mark.parametrize("top_k", [5, 25])  # in-graph top-k, and the numpy path above k=10
+@pytest.mark.parametrize("exclude_seen", [False, True])
+def test_runtime_recommendations_match_torch(prior_runtime, prior_recommender, export_data,
+                                             top_k, exclude_seen):
+    expected = prior_recommender.recommend(export_data, top_k=top_k, exclude_seen=exclude_seen)
+    got = prior_runtime.recommend(export_data, top_k=top_k, exclude_seen=exclude_seen)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("top_k, temperature", [(5, 0.0), (25, 0.0), (5, 0.7)])
+def test_online_path_equals_batch_path_for_a_long_history(prior_runtime, export_data, top_k,
+                                                          temperature):
+    users, counts = np.unique(export_data["USER_ID"], return_counts=True)
+    user = users[np.argmax(counts)]
+    assert counts.max() > MAX_LEN
+    rows = export_data["USER_ID"] == user
+    order = np.argsort(export_data["TIMESTAMP"][rows], kind="stable")
+    history = export_data["ITEM_ID"][rows][order]
+    one = {"USER_ID": np.full(len(history), user), "ITEM_ID": history,
+           "TIMESTAMP": np.arange(len(history))}
+    batch = prior_runtime.recommend(one, top_k=top_k, sampling_temperature=temperature,
+                                    random_state=0)[0]
+    online = prior_runtime.recommend_online(history, top_k=top_k,
+                                            sampling_temperature=temperature, random_state=0)
+    np.testing.assert_array_equal(online, batch)
+
+
+def test_items_outside_the_window_change_the_scores(prior_runtime, export_data):
+    recent = [1, 2, 3, 4, 5, 6]
+    with_old = {"USER_ID": np.zeros(8, dtype=np.int64), "ITEM_ID": np.array([7, 8, *recent]),
+                "TIMESTAMP": np.arange(8)}
+    without = {"USER_ID": np.zeros(6, dtype=np.int64), "ITEM_ID": np.array(recent),
+               "TIMESTAMP": np.arange(6)}
+    assert not np.allclose(prior_runtime.score_items(with_old), prior_runtime.score_items(without))
+
+
+def _edited(prior_artifact, tmp_path, edit) -> str:
+    copy = tmp_path / "edited"
+    shutil.copytree(prior_artifact, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    edit(manifest)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m.update(format_version=1), "format_version >= 2"),
+    (lambda m: m.update(item_prior={"history_input": "items"}), "history_input"),
+    (lambda m: m.update(item_prior=[1]), "item_prior must be"),
+    (lambda m: m.pop("item_prior"), "inputs must be"),
+])
+def test_inconsistent_prior_manifests_are_refused(prior_artifact, tmp_path, edit, match):
+    with pytest.raises(ArtifactError, match=match):
+        seqrec_runtime.load(_edited(prior_artifact, tmp_path, edit))

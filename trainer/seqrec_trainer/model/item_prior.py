@@ -1,0 +1,98 @@
+"""Item-item co-occurrence prior (EASE, Steck 2019) added to the SASRec logits.
+
+The transformer reads the order of the last ``max_len`` items; the prior adds an
+order-free "people who interacted with these items also interacted with" term learned in
+closed form from the same training rows. Scores become::
+
+    scores = encode_last(item_seq) @ item_embeddings.T + h(item_seq) @ (weight * B)
+
+where ``h`` is the 0/1 indicator of the items in the input window and ``B`` is the EASE
+matrix: ``P = (X^T X + l2 * I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``,
+with ``X`` the 0/1 user x item matrix of the training histories. It costs an
+``n_items x n_items`` float32 matrix in the model and in each exported graph, and an
+``O(n_items^3)`` solve when fitting, hence :data:`MAX_PRIOR_ITEMS`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidParameterError
+
+MAX_PRIOR_ITEMS = 15_000
+"""Largest catalogue for the prior (its matrix is ``4 * n_items**2`` bytes: 0.9 GB here)."""
+
+_ROWS_PER_CHUNK = 2048
+
+
+def cooccurrence_gram(rows: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """``X^T X`` of the 0/1 matrix with ``X[r, i - 1] = 1`` for every ``(rows, items)`` pair.
+
+    Parameters
+    ----------
+    rows
+        Row (e.g. user) code of each pair, any non-negative ints.
+    items
+        Item index ``1..n_items`` of each pair (0 = padding, ignored). Repeated pairs count
+        once.
+    n_items
+        Catalogue size.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_items, n_items)`` float64: ``G[i, j]`` = number of rows holding both items.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    keep = items > 0
+    rows, items = rows[keep], items[keep] - 1
+    _, row_codes = np.unique(rows, return_inverse=True)
+    gram = np.zeros((n_items, n_items), dtype=np.float64)
+    n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
+    order = np.argsort(row_codes, kind="stable")
+    row_codes, items = row_codes[order], items[order]
+    bounds = np.searchsorted(row_codes, np.arange(0, n_rows + _ROWS_PER_CHUNK, _ROWS_PER_CHUNK))
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=False):
+        if start == stop:
+            continue
+        first = row_codes[start]
+        chunk = np.zeros((int(row_codes[stop - 1] - first) + 1, n_items), dtype=np.float32)
+        chunk[row_codes[start:stop] - first, items[start:stop]] = 1.0
+        gram += (chunk.T @ chunk).astype(np.float64)  # float32 sums of 0/1 are exact < 2**24
+    return gram
+
+
+def ease_matrix(gram: np.ndarray, l2: float) -> np.ndarray:
+    """Closed-form EASE weights ``B`` (``diag(B) = 0``) from a Gram matrix.
+
+    ``B`` minimises ``||X - X B||^2 + l2 ||B||^2`` subject to ``diag(B) = 0``; a history
+    indicator row ``h`` scores item ``j`` as ``(h @ B)[j]``.
+    """
+    n = gram.shape[0]
+    precision = np.linalg.inv(gram + float(l2) * np.eye(n))
+    weights = -precision / np.diag(precision)[None, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def check_prior_params(weight: object, l2: object) -> None:
+    """Raise :class:`InvalidParameterError` for a bad ``item_prior_weight`` / ``item_prior_l2``."""
+    for name, value, low_ok in (("item_prior_weight", weight, True), ("item_prior_l2", l2, False)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+        if not np.isfinite(value) or value < 0 or (value == 0 and not low_ok):
+            bound = ">= 0 (0 turns the prior off)" if low_ok else "> 0"
+            raise InvalidParameterError(f"{name} must be finite and {bound}, got {value!r}")
+
+
+def check_prior_size(n_items: int) -> None:
+    """Refuse catalogues whose ``n_items x n_items`` prior would not fit a model file."""
+    if n_items > MAX_PRIOR_ITEMS:
+        gigabytes = 4 * n_items**2 / 1e9
+        raise InvalidParameterError(
+            f"item_prior_weight > 0 needs an n_items x n_items matrix ({n_items} items: "
+            f"{gigabytes:.1f} GB per copy); the prior supports at most {MAX_PRIOR_ITEMS} "
+            "items. Set item_prior_weight=0 for this catalogue."
+        )
