@@ -38,11 +38,11 @@ def indicator_rows(users: np.ndarray, codes: np.ndarray, items: np.ndarray, n_it
                    last: int | None) -> np.ndarray:
     """0/1 ``(n_users, n_items)``: each user's items (rows already in time order per user),
     only the ``last`` most recent when given."""
+    from seqrec_trainer.evaluation.split import positions_from_end
+
     out = np.zeros((len(users), n_items), dtype=np.float64)
     if last is not None:
-        ends = np.cumsum(np.bincount(codes, minlength=len(users)))
-        from_end = ends[codes] - 1 - np.arange(len(codes))
-        keep = from_end < last
+        keep = positions_from_end(codes) < last
         codes, items = codes[keep], items[keep]
     out[codes, items - 1] = 1.0
     return out
@@ -97,6 +97,9 @@ def main() -> int:
     order = sort_order(codes, np.asarray(rows_in["TIMESTAMP"]))
     codes, items = codes[order], items[order]
     n_items = len(item_ids)
+    longer = int((np.bincount(codes) > max_len).sum())
+    print(f"{longer} of {len(user_ids)} users ({100 * longer / len(user_ids):.1f} %) have more "
+          f"than max_len={max_len} training items", flush=True)
     gram = cooccurrence_gram(codes, items, n_items)
     spans = {"full": None, "window": max_len}
     indicators = {h: indicator_rows(user_ids, codes, items, n_items, spans[h])

@@ -284,7 +284,7 @@ class SeqrecRuntime:
             else:
                 columns = rank(graphs.fallback[None, :], top_k, temperature, rng)[0]
         elif temperature == 0.0 and top_k <= graphs.k:
-            seen = np.unique(known).reshape(1, -1)
+            seen = np.unique(known).reshape(1, -1) if exclude_seen or graphs.with_history else None
             exclude = seen if exclude_seen else None
             columns = graphs.top_indices(seqs.items, exclude, seen)[0, :top_k]
         else:

@@ -4,40 +4,26 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 
 import numpy as np
 import pytest
 import seqrec_runtime
 from seqrec_runtime.errors import ArtifactError
-from seqrec_trainer import (
-    InteractionsDataset,
-    SASRecClassifierEstimator,
-    SequentialRecommender,
-    SequentialScorer,
-)
+from seqrec_trainer import SequentialRecommender
 
 MAX_LEN = 6  # shorter than most histories (3..30 items): the prior reads beyond the window
 
 
 @pytest.fixture(scope="module")
-def prior_recommender(export_data) -> SequentialRecommender:
-    estimator = SASRecClassifierEstimator(hidden_units=16, num_blocks=1, max_len=MAX_LEN,
-                                          epochs=2, loss_fn_name="ce", random_state=0,
-                                          item_prior_weight=3.0, item_prior_l2=5.0)
-    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=MAX_LEN)
-    return recommender.train(interactions_ds=InteractionsDataset(export_data))
+def prior_recommender(export_data, make_ce_model) -> SequentialRecommender:
+    return make_ce_model(export_data, max_len=MAX_LEN, num_blocks=1, num_heads=1, epochs=2,
+                          item_prior_weight=3.0, item_prior_l2=5.0)
 
 
 @pytest.fixture(scope="module")
-def prior_artifact(prior_recommender, tmp_path_factory):
-    from seqrec_export import export_onnx
-
-    out = tmp_path_factory.mktemp("prior") / "artifact"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        export_onnx(prior_recommender, out, top_k=10)
-    return out
+def prior_artifact(prior_recommender, tmp_path_factory, export_artifact):
+    return export_artifact(prior_recommender, tmp_path_factory.mktemp("prior") / "artifact",
+                          top_k=10)
 
 
 @pytest.fixture(scope="module")
