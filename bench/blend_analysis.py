@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ML1M  # noqa: E402
+from common import ML1M, ml1m_missing  # noqa: E402
 
 
 def log_softmax(s: np.ndarray) -> np.ndarray:
@@ -93,8 +93,7 @@ def main() -> int:
     from seqrec_trainer import SequentialRecommender
     from seqrec_trainer.evaluation import evaluate_many, leave_one_out_split, load_sasrec_txt
 
-    if not ML1M.exists():
-        print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
+    if ml1m_missing():
         return 0
     split = leave_one_out_split(load_sasrec_txt(ML1M))
     alphas = [float(a) for a in args.alphas.split(",")]

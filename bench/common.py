@@ -15,6 +15,14 @@ ML1M = SHARED_DATA / "ml-1m" / "ml-1m.txt.gz"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 
+def ml1m_missing() -> bool:
+    """True (after printing a SKIP line) when the ML-1M research file is absent."""
+    if ML1M.exists():
+        return False
+    print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
+    return True
+
+
 def machine() -> str:
     """One line describing where the numbers come from."""
     return (

@@ -1,9 +1,11 @@
 """What the item prior costs at serving time: the same trained model with and without it.
 
-Takes a model saved with ``item_prior_weight > 0`` (e.g. ``bench/quality_ml1m.py
---configs ml-1m --save-model DIR``, then ``DIR/ml-1m``), builds its twin without the prior
-(same weights, ``item_prior_weight=0``), exports both with ``export_onnx`` and measures,
-side by side and interleaved in rounds, through ``seqrec_runtime``:
+Takes a model saved with an EASE prior (e.g. ``bench/quality_ml1m.py --configs ml-1m
+--save-model DIR``, then ``DIR/ml-1m``) and builds two twins with the same network weights:
+one without the prior (``item_prior_weight=0``) and one with the ``"low_rank"`` prior
+(``item_prior_rank=--rank``, same weight and l2, fitted on the same training rows). Exports
+all three with ``export_onnx`` and measures, side by side and interleaved in rounds,
+through ``seqrec_runtime``:
 
 * artifact size on disk;
 * ``seqrec_runtime.load`` time;
@@ -13,7 +15,7 @@ side by side and interleaved in rounds, through ``seqrec_runtime``:
 Reports medians over rounds and the with/without ratio. Writes the ``item_prior_cost``
 section of BENCHMARKS.md with ``--write``.
 
-Run: ``python bench/item_prior_cost.py MODEL_DIR [--rounds 5] [--write]``.
+Run: ``python bench/item_prior_cost.py MODEL_DIR [--rounds 5] [--rank 256] [--write]``.
 Skips cleanly when ../shared/data is absent.
 """
 
@@ -29,22 +31,29 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ML1M, machine, today, write_section  # noqa: E402
+from common import ML1M, machine, ml1m_missing, today, write_section  # noqa: E402
 
 TOP_K = 10
 
 
-def without_prior(path: Path):
-    """The recommender saved at ``path``, rebuilt with the same weights and no prior."""
+def twin(path: Path, rows: dict, **params):
+    """The recommender saved at ``path`` with the same network weights and the prior
+    parameters ``params``; a prior is refitted on ``rows`` (the training rows)."""
+    import numpy as np
     from seqrec_trainer import SequentialRecommender
 
     recommender = SequentialRecommender.load(path, device="cpu")
     estimator = recommender.scorer.estimator
     state = {k: v for k, v in estimator.network_.state_dict().items()
-             if k != "item_prior_matrix"}
-    estimator.set_params(item_prior_weight=0.0)
+             if not k.startswith("item_prior")}
+    estimator.set_params(**params)
     network = estimator.build_network(estimator.n_items_)
-    network.load_state_dict(state)
+    missing, unexpected = network.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("item_prior") for k in missing), missing
+    if estimator.uses_item_prior:
+        users = np.unique(rows["USER_ID"], return_inverse=True)[1]
+        items = np.searchsorted(recommender.item_ids_, rows["ITEM_ID"]) + 1
+        estimator._fit_item_prior(network, None, estimator.n_items_, (users, items))
     estimator.network_ = network.eval()
     return recommender
 
@@ -57,11 +66,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", type=Path)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rank", type=int, default=256, help="rank of the low-rank twin")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=Path("bench/results/item_prior_cost.json"))
     args = parser.parse_args()
-    if not ML1M.exists():
-        print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
+    if ml1m_missing():
         return 0
     import numpy as np
     import seqrec_runtime
@@ -70,9 +79,12 @@ def main() -> int:
     from seqrec_trainer.evaluation import leave_one_out_split, load_sasrec_txt
 
     with_prior = SequentialRecommender.load(args.model, device="cpu")
-    if not with_prior.scorer.estimator.uses_item_prior:
-        raise SystemExit(f"{args.model} has no item prior (item_prior_weight=0)")
+    estimator = with_prior.scorer.estimator
+    if not estimator.uses_item_prior or estimator.item_prior_kind != "ease":
+        raise SystemExit(f"{args.model} has no EASE item prior")
     rows = leave_one_out_split(load_sasrec_txt(ML1M)).train
+    if not np.array_equal(np.unique(rows["ITEM_ID"]), with_prior.item_ids_):
+        raise SystemExit(f"{args.model} was not trained on the ml-1m training rows")
     order = np.lexsort((rows["TIMESTAMP"], rows["USER_ID"]))
     users, starts, counts = np.unique(rows["USER_ID"][order], return_index=True,
                                       return_counts=True)
@@ -81,7 +93,12 @@ def main() -> int:
                  for u in long_users]
 
     tmp = Path(tempfile.mkdtemp(prefix="seqrec-prior-cost-"))
-    variants = {"with prior": with_prior, "without prior": without_prior(args.model)}
+    low_rank = f"low-rank prior (r={args.rank})"
+    variants = {
+        "EASE prior": with_prior,
+        low_rank: twin(args.model, rows, item_prior_kind="low_rank", item_prior_rank=args.rank),
+        "no prior": twin(args.model, rows, item_prior_weight=0.0),
+    }
     dirs = {}
     for name, recommender in variants.items():
         dirs[name] = tmp / name.replace(" ", "_")
@@ -108,36 +125,49 @@ def main() -> int:
                 latencies.append(time.perf_counter() - started)
             timings[name]["online_p50_ms"].append(1e3 * statistics.median(latencies))
     med = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in timings.items()}
-    changed = float(np.mean(np.any(recs["with prior"] != recs["without prior"], axis=1)))
-    a, b = med["with prior"], med["without prior"]
+    def overlap(a: str, b: str) -> float:
+        """Mean share of top-10 items two variants have in common."""
+        return float(np.mean([np.isin(x, y).mean() for x, y in zip(recs[a], recs[b],
+                                                                    strict=True)]))
+
+    names = list(variants)
+    base = med["no prior"]
     n_users = len(users)
+
+    def row(label: str, values: list[float], fmt: str, key: str) -> str:
+        cells = [fmt.format(v) for v in values]
+        ratios = [f"{med[n][key] / base[key]:.2f}×" for n in names[:2]]
+        return f"| {label} | " + " | ".join(cells + ratios) + " |"
+
     table = "\n".join([
         "## Item prior: serving cost (same trained network with and without the prior)",
         "",
-        f"Command: `python bench/item_prior_cost.py MODEL_DIR --rounds {args.rounds} --write` "
-        f"on the `ml-1m` preset model of `bench/quality_ml1m.py --configs ml-1m --save-model` "
-        f"— {today()}, {machine()}. Both artifacts exported by `export_onnx`, served by "
-        f"`seqrec_runtime` on CPUExecutionProvider; medians over {args.rounds} interleaved "
-        "rounds.",
+        f"Command: `python bench/item_prior_cost.py MODEL_DIR --rounds {args.rounds} "
+        f"--rank {args.rank} --write` on the `ml-1m` preset model of `bench/quality_ml1m.py "
+        f"--configs ml-1m --save-model` — {today()}, {machine()}. The low-rank twin keeps "
+        "the network and the prior's weight and l2 and refits the prior as "
+        "`item_prior_kind=\"low_rank\"` on the same training rows. All artifacts exported by "
+        "`export_onnx`, served by `seqrec_runtime` on CPUExecutionProvider; medians over "
+        f"{args.rounds} interleaved rounds.",
         "",
-        "| | with prior | without prior | ratio |",
-        "|---|---|---|---|",
-        f"| artifact size | {sizes['with prior'] / 1e6:.1f} MB | "
-        f"{sizes['without prior'] / 1e6:.1f} MB | "
-        f"{sizes['with prior'] / sizes['without prior']:.1f}× |",
-        f"| `seqrec_runtime.load` | {a['load_s']:.2f} s | {b['load_s']:.2f} s | "
-        f"{a['load_s'] / b['load_s']:.2f}× |",
-        f"| `recommend`, {n_users:,} users, top-10 | {a['batch_s']:.1f} s "
-        f"({n_users / a['batch_s']:,.0f} users/s) | {b['batch_s']:.1f} s "
-        f"({n_users / b['batch_s']:,.0f} users/s) | {a['batch_s'] / b['batch_s']:.2f}× |",
-        f"| `recommend_online`, 200-item history, p50 | {a['online_p50_ms']:.2f} ms | "
-        f"{b['online_p50_ms']:.2f} ms | {a['online_p50_ms'] / b['online_p50_ms']:.2f}× |",
+        f"| | {' | '.join(names)} | EASE / none | low-rank / none |",
+        "|---|---|---|---|---|---|",
+        "| artifact size | " + " | ".join(f"{sizes[n] / 1e6:.1f} MB" for n in names) + " | "
+        + " | ".join(f"{sizes[n] / sizes['no prior']:.1f}×" for n in names[:2]) + " |",
+        row("`seqrec_runtime.load`", [med[n]["load_s"] for n in names], "{:.2f} s", "load_s"),
+        row(f"`recommend`, {n_users:,} users, top-10",
+            [med[n]["batch_s"] for n in names], "{:.1f} s", "batch_s"),
+        row("`recommend_online`, 200-item history, p50",
+            [med[n]["online_p50_ms"] for n in names], "{:.2f} ms", "online_p50_ms"),
         "",
-        f"The prior changes at least one of the top-10 items for {100 * changed:.0f} % of users.",
+        f"Top-10 overlap (mean share of items in common): EASE vs no prior "
+        f"{overlap('EASE prior', 'no prior'):.2f}, low-rank vs no prior "
+        f"{overlap(low_rank, 'no prior'):.2f}, low-rank vs EASE "
+        f"{overlap(low_rank, 'EASE prior'):.2f}.",
     ])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"sizes": sizes, "timings": timings, "medians": med,
-                                     "changed_top10_share": changed}, indent=1))
+                                     "rank": args.rank}, indent=1))
     print(table)
     if args.write:
         write_section("item_prior_cost", table)

@@ -7,9 +7,12 @@ training; ``tests/trainer/estimator/test_item_prior_estimator.py`` proves it). `
 fitted on the training rows with :func:`seqrec_trainer.model.item_prior.cooccurrence_gram`
 and :func:`~seqrec_trainer.model.item_prior.ease_matrix`; ``h`` is the 0/1 indicator of
 the user's whole training history (``full``, what the library does) or of its last
-``max_len`` items (``window``, the transformer's input).
+``max_len`` items (``window``, the transformer's input). With ``--ranks R1,R2,...`` the
+grid is over the ``item_prior_kind="low_rank"`` prior instead
+(:func:`~seqrec_trainer.model.item_prior.low_rank_ridge` with those ranks, seed 0).
 
-Run: ``python bench/item_prior_grid.py MODEL_DIR [MODEL_DIR ...] [--json OUT]`` on models
+Run: ``python bench/item_prior_grid.py MODEL_DIR [MODEL_DIR ...] [--ranks 128,256]
+[--json OUT]`` on models
 saved by ``bench/quality_ml1m.py --validation-only --save-model DIR``. Prints one line per
 (lambda, history, gamma) with the mean over models of the validation-item full-ranking
 NDCG@10 and sampled HR@10 (negative seeds averaged), then a pivot table.
@@ -21,13 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blend_analysis import FixedScores  # noqa: E402
-from common import ML1M  # noqa: E402
+from common import ML1M, ml1m_missing  # noqa: E402
 
 
 def floats(text: str) -> list[float]:
@@ -48,39 +52,38 @@ def indicator_rows(users: np.ndarray, codes: np.ndarray, items: np.ndarray, n_it
     return out
 
 
-def pivot(rows: list[dict], gammas: list[float]) -> str:
-    head = " | ".join(f"γ = {g:g}" for g in gammas)
-    lines = [f"| λ | history | {head} |", "|---|---|" + "---|" * len(gammas)]
-    keys = sorted({(r["l2"], r["history"]) for r in rows if r["gamma"] > 0})
-    for l2, history in keys:
-        cells = []
-        for g in gammas:
-            r = next(x for x in rows if (x["l2"], x["history"], x["gamma"]) == (l2, history, g))
-            cells.append(f"{r['sampled_hr']:.4f} / {r['full_ndcg']:.4f}")
-        lines.append(f"| {l2:g} | {history} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+@dataclass
+class ValidationScores:
+    """Saved models' scores of the validation users, and the rows they were scored from."""
+
+    split: object  # seqrec_trainer.evaluation.split.LeaveOneOutSplit
+    scores: list  # one (n_users, n_items) float64 matrix per model
+    item_ids: np.ndarray
+    user_ids: np.ndarray
+    max_len: int
+    codes: np.ndarray  # user code of each validation-input row, rows in time order per user
+    items: np.ndarray  # item index 1..n_items of each row
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def analysis_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments shared by the validation-item analyses of saved models."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("models", nargs="+", type=Path)
-    parser.add_argument("--lambdas", type=floats, default=floats("100,300,1000,3000"))
-    parser.add_argument("--gammas", type=floats, default=floats("1,2,3,5,8,12"))
-    parser.add_argument("--histories", default="window,full")
     parser.add_argument("--seeds", type=int, default=2, help="sampled-negative seeds")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    if not ML1M.exists():
-        print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
-        return 0
+    parser.add_argument("--json", type=Path, default=None, help="write the rows there")
+    return parser
+
+
+def score_validation_users(models: list[Path]) -> ValidationScores:
+    """Score the ml-1m validation users with each saved model (all trained without a prior,
+    on the same items and users)."""
     from seqrec_runtime.sequences import sort_order
     from seqrec_trainer import SequentialRecommender
-    from seqrec_trainer.evaluation import evaluate_many, leave_one_out_split, load_sasrec_txt
-    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
+    from seqrec_trainer.evaluation import leave_one_out_split, load_sasrec_txt
 
     split = leave_one_out_split(load_sasrec_txt(ML1M))
-    scores, item_ids, user_ids, max_len = [], None, None, None
-    for path in args.models:
+    scores, item_ids, user_ids, max_len = [], None, None, 0
+    for path in models:
         rec = SequentialRecommender.load(path, device="cpu")
         if rec.scorer.estimator.uses_item_prior:
             raise SystemExit(f"{path} already has an item prior; pass models trained without")
@@ -88,19 +91,54 @@ def main() -> int:
         if item_ids is None:
             item_ids, user_ids, max_len = rec.item_ids_, users, rec.max_len
         if not (np.array_equal(users, user_ids) and np.array_equal(rec.item_ids_, item_ids)):
-            raise SystemExit(f"{path}: trained on other items or users than {args.models[0]}")
+            raise SystemExit(f"{path}: trained on other items or users than {models[0]}")
         scores.append(s.astype(np.float64))
-
     rows_in = split.valid_input
     codes = np.searchsorted(user_ids, np.asarray(rows_in["USER_ID"]))
     items = np.searchsorted(item_ids, np.asarray(rows_in["ITEM_ID"])) + 1
     order = sort_order(codes, np.asarray(rows_in["TIMESTAMP"]))
-    codes, items = codes[order], items[order]
+    return ValidationScores(split, scores, item_ids, user_ids, max_len, codes[order],
+                            items[order])
+
+
+def pivot(rows: list[dict], gammas: list[float]) -> str:
+    head = " | ".join(f"γ = {g:g}" for g in gammas)
+    lines = [f"| λ | history | prior | {head} |", "|---|---|---|" + "---|" * len(gammas)]
+
+    def key(r: dict) -> tuple:
+        return r["l2"], r["history"], r["rank"] or 0
+
+    for k in sorted({key(r) for r in rows if r["gamma"] > 0}):
+        cells = []
+        for g in gammas:
+            r = next(x for x in rows if key(x) == k and x["gamma"] == g)
+            cells.append(f"{r['sampled_hr']:.4f} / {r['full_ndcg']:.4f}")
+        prior = f"low-rank r={k[2]}" if k[2] else "EASE"
+        lines.append(f"| {k[0]:g} | {k[1]} | {prior} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = analysis_parser(__doc__)
+    parser.add_argument("--lambdas", type=floats, default=floats("100,300,1000,3000"))
+    parser.add_argument("--gammas", type=floats, default=floats("1,2,3,5,8,12"))
+    parser.add_argument("--histories", default="window,full")
+    parser.add_argument("--ranks", type=lambda t: [int(x) for x in t.split(",")], default=[],
+                        help="grid over the low_rank prior with these ranks (default: EASE)")
+    args = parser.parse_args()
+    if ml1m_missing():
+        return 0
+    from seqrec_trainer.evaluation import evaluate_many
+    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix, low_rank_ridge
+
+    data = score_validation_users(args.models)
+    split, scores, item_ids, user_ids = data.split, data.scores, data.item_ids, data.user_ids
+    codes, items, max_len, rows_in = data.codes, data.items, data.max_len, data.split.valid_input
     n_items = len(item_ids)
     longer = int((np.bincount(codes) > max_len).sum())
     print(f"{longer} of {len(user_ids)} users ({100 * longer / len(user_ids):.1f} %) have more "
           f"than max_len={max_len} training items", flush=True)
-    gram = cooccurrence_gram(codes, items, n_items)
+    gram = None if args.ranks else cooccurrence_gram(codes, items, n_items)
     spans = {"full": None, "window": max_len}
     indicators = {h: indicator_rows(user_ids, codes, items, n_items, spans[h])
                   for h in args.histories.split(",")}
@@ -119,22 +157,29 @@ def main() -> int:
 
     rows = []
 
-    def record(l2: float, history: str, gamma: float, prior: np.ndarray | None) -> None:
+    def record(l2: float, history: str, gamma: float, prior: np.ndarray | None,
+               rank: int | None = None) -> None:
         results = [evaluate(s if prior is None else s + gamma * prior) for s in scores]
-        row = {"l2": l2, "history": history, "gamma": gamma,
+        row = {"l2": l2, "history": history, "gamma": gamma, "rank": rank,
                "full_ndcg": float(np.mean([r[0] for r in results])),
                "sampled_hr": float(np.mean([r[1] for r in results]))}
         rows.append(row)
-        print(f"lambda={l2:g} history={history} gamma={gamma:g}: full NDCG@10 "
+        print(f"lambda={l2:g} history={history} rank={rank} gamma={gamma:g}: full NDCG@10 "
               f"{row['full_ndcg']:.4f}, sampled HR@10 {row['sampled_hr']:.4f}", flush=True)
 
     record(0.0, "-", 0.0, None)
     for l2 in args.lambdas:
-        weights = ease_matrix(gram, l2)
-        for history, indicator in indicators.items():
-            prior = indicator @ weights
-            for gamma in args.gammas:
-                record(l2, history, gamma, prior)
+        for rank in args.ranks or [None]:
+            if rank is None:
+                weights = ease_matrix(gram, l2)
+            else:
+                factors, shrink = low_rank_ridge(codes, items, n_items, rank, l2, seed=0)
+            for history, indicator in indicators.items():
+                prior = (indicator @ weights if rank is None  # low rank: diagonal removed
+                         else ((indicator @ factors) * shrink) @ factors.T
+                         - indicator * ((factors * factors) @ shrink))
+                for gamma in args.gammas:
+                    record(l2, history, gamma, prior, rank)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     print(f"\nvalidation item, mean of {len(scores)} model(s): sampled HR@10 / full NDCG@10; "

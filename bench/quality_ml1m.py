@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ML1M, machine, today, write_section  # noqa: E402
+from common import ML1M, machine, ml1m_missing, today, write_section  # noqa: E402
 
 
 class EpochModel:
@@ -252,8 +252,7 @@ def main() -> int:
         command = "` and `".join(command_for(r) for r in rows)
         write_section("quality_ml1m", render(rows, args.target, command))
         return 0
-    if not ML1M.exists():
-        print(f"SKIP: {ML1M} not found (../shared/data is research data, absent on fresh clones)")
+    if ml1m_missing():
         return 0
     from seqrec_trainer.evaluation import leave_one_out_split, load_sasrec_txt
 

@@ -34,6 +34,18 @@ def _resolve(recommender_or_model_dir: Any) -> SequentialRecommender:
     return recommender_or_model_dir
 
 
+def _prior_description(estimator: Any, network: Any) -> dict[str, Any]:
+    """``manifest.item_prior`` fields describing how the graphs' prior was fitted."""
+    description = {
+        "kind": estimator.item_prior_kind,
+        "weight": float(estimator.item_prior_weight),
+        "l2": float(estimator.item_prior_l2),
+    }
+    if network.item_prior_factors is not None:
+        description["rank"] = int(network.item_prior_factors.shape[1])
+    return description
+
+
 def export_onnx(
     recommender_or_model_dir: Any,
     output_dir: str | Path,
@@ -83,7 +95,7 @@ def export_onnx(
     n_items = len(scorer.vocabulary_)
     max_len = int(recommender.max_len)
     k = max(1, min(int(top_k), n_items))
-    item_prior = network.item_prior_matrix is not None
+    item_prior = network.has_item_prior
     specs = graph_specs(n_items, k, item_prior)
     with atomic_directory(output_dir) as tmp:
         used_opset = choose_and_export(network, max_len, n_items, k, specs, tmp, opset)
@@ -111,11 +123,7 @@ def export_onnx(
             specs=specs,
             file_hashes=hashes,
             training=training,
-            item_prior={
-                "kind": "ease",
-                "weight": float(estimator.item_prior_weight),
-                "l2": float(estimator.item_prior_l2),
-            } if item_prior else None,
+            item_prior=_prior_description(estimator, network) if item_prior else None,
         )
         write_json(tmp / "manifest.json", manifest)
     logger.info("exported %s (opset %d, max |diff| %.2e)", output_dir, used_opset,

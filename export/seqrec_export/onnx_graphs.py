@@ -73,7 +73,7 @@ def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
     seq_dims = {"item_seq": {0: batch, 1: seq_len}}
     exclude_dims = {"exclude_items": {0: batch, 1: n_exclude}}
     scores_spec, topk_spec = specs
-    if getattr(network, "item_prior_matrix", None) is None:
+    if not getattr(network, "has_item_prior", False):
         scores_module, topk_module = ScoresGraph(network), TopKGraph(network, k)
         scores_args, topk_args = (example,), (example, exclude)
         scores_dims, topk_dims = seq_dims, {**seq_dims, **exclude_dims}

@@ -99,7 +99,7 @@ def validate_export(
     _check_names(topk_session, topk_spec)
     worst, cases = 0.0, []
     network.eval()
-    with_history = getattr(network, "item_prior_matrix", None) is not None
+    with_history = getattr(network, "has_item_prior", False)
     rng = np.random.default_rng(4321)
     for items in batches:
         feeds = {"item_seq": items}

@@ -227,9 +227,11 @@ def test_node_int64_ids_beyond_2_53(node_ready, expected, python_runtime, tmp_pa
                           py.tolist(), 2 * ATOL)
 
 
-@pytest.fixture(scope="module")
-def prior_artifact(tmp_path_factory):
-    """A tiny model with an item prior (format_version 2: graphs take history_items)."""
+@pytest.fixture(scope="module", params=[{}, {"item_prior_kind": "low_rank", "item_prior_rank": 6}],
+                ids=["ease", "low_rank"])
+def prior_artifact(tmp_path_factory, request):
+    """A tiny model with an item prior (format_version 2: graphs take history_items), for
+    each prior kind (the graphs differ, the reader's contract does not)."""
     from seqrec_export import export_onnx
     from seqrec_trainer import (
         InteractionsDataset,
@@ -243,7 +245,8 @@ def prior_artifact(tmp_path_factory):
                                         random_state=5)
     estimator = SASRecClassifierEstimator(hidden_units=16, num_blocks=1, max_len=5, epochs=2,
                                           loss_fn_name="ce", random_state=0,
-                                          item_prior_weight=3.0, item_prior_l2=5.0)
+                                          item_prior_weight=3.0, item_prior_l2=5.0,
+                                          **request.param)
     recommender = SequentialRecommender(SequentialScorer(estimator), max_len=5)
     recommender.train(interactions_ds=InteractionsDataset(data))
     root = tmp_path_factory.mktemp("node-prior")

@@ -12,12 +12,19 @@ from seqrec_runtime.errors import ArtifactError
 from seqrec_trainer import SequentialRecommender
 
 MAX_LEN = 6  # shorter than most histories (3..30 items): the prior reads beyond the window
+KINDS = {"ease": {}, "low_rank": {"item_prior_rank": 8}}  # every test runs for both kinds
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def prior_kind(request) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def prior_recommender(export_data, make_ce_model) -> SequentialRecommender:
+def prior_recommender(export_data, make_ce_model, prior_kind) -> SequentialRecommender:
     return make_ce_model(export_data, max_len=MAX_LEN, num_blocks=1, num_heads=1, epochs=2,
-                          item_prior_weight=3.0, item_prior_l2=5.0)
+                          item_prior_weight=3.0, item_prior_l2=5.0,
+                          item_prior_kind=prior_kind, **KINDS[prior_kind])
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +38,12 @@ def prior_runtime(prior_artifact):
     return seqrec_runtime.load(prior_artifact)
 
 
-def test_manifest_declares_the_prior_and_the_history_input(prior_artifact):
+def test_manifest_declares_the_prior_and_the_history_input(prior_artifact, prior_kind):
     manifest = json.loads((prior_artifact / "manifest.json").read_text())
     assert manifest["format_version"] == 2
     prior = manifest["item_prior"]
-    assert prior["kind"] == "ease" and prior["weight"] == 3.0 and prior["l2"] == 5.0
+    assert prior["kind"] == prior_kind and prior["weight"] == 3.0 and prior["l2"] == 5.0
+    assert prior.get("rank") == KINDS[prior_kind].get("item_prior_rank")
     assert prior["history_input"] == "history_items" and "WHOLE history" in prior["history_rule"]
     for graph in manifest["graphs"].values():
         assert graph["inputs"][-1] == {"name": "history_items", "dtype": "int64",

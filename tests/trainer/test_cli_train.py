@@ -53,5 +53,14 @@ def test_preset_trains_its_item_prior(files, tmp_path):
     assert float(estimator.network_.item_prior_matrix.abs().sum()) > 0
 
 
+def test_low_rank_prior_flags(files, tmp_path):
+    estimator = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
+                       "--item-prior-kind", "low_rank", "--item-prior-rank", "8").scorer.estimator
+    assert (estimator.item_prior_kind, estimator.item_prior_rank) == ("low_rank", 8)
+    assert estimator.network_.item_prior_matrix is None
+    assert estimator.network_.item_prior_factors.shape[1] == 8
+    assert float(estimator.network_.item_prior_scales.abs().sum()) > 0
+
+
 def test_without_preset_max_len_defaults_to_50(files, tmp_path):
     assert _train(files, tmp_path).scorer.estimator.get_params()["max_len"] == 50

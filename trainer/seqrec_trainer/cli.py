@@ -19,7 +19,7 @@ _HYPERPARAMS = {
     "early_stopping_patience": int, "device": str, "random_state": int, "monitor": str,
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
     "history_windows": str, "precision": str, "item_prior_weight": float,
-    "item_prior_l2": float,
+    "item_prior_l2": float, "item_prior_kind": str, "item_prior_rank": int,
 }
 
 

@@ -12,7 +12,7 @@ from seqrec_trainer import (
     SequentialRecommender,
 )
 from seqrec_trainer.errors import InvalidParameterError
-from seqrec_trainer.model.item_prior import ease_matrix
+from seqrec_trainer.model.item_prior import ease_matrix, low_rank_ridge
 
 WEIGHT, L2 = 1.5, 4.0
 
@@ -146,5 +146,85 @@ def test_too_large_catalogue_fails_before_training(monkeypatch):
     est = SASRecClassifierEstimator(max_len=3, epochs=1, loss_fn_name="ce",
                                     item_prior_weight=1.0)
     with pytest.raises(InvalidParameterError, match="at most 3 items"):
+        est.fit(np.array([[0, 1, 2, 3]]), 4)
+    assert not hasattr(est, "network_")
+
+
+# --------------------------------------------------------------------------- low-rank kind
+RANK = 6
+
+
+@pytest.fixture(scope="module")
+def low_rank(synthetic_table, make_recommender):
+    rec = make_recommender(max_len=6, item_prior_weight=WEIGHT, item_prior_l2=L2,
+                           item_prior_kind="low_rank", item_prior_rank=RANK)
+    return rec.train(interactions_ds=InteractionsDataset(synthetic_table))
+
+
+def _low_rank_matrix(rec) -> np.ndarray:
+    network = rec.scorer.estimator.network_
+    factors = network.item_prior_factors.numpy().astype(np.float64)
+    matrix = (factors * network.item_prior_scales.numpy()) @ factors.T
+    np.fill_diagonal(matrix, 0.0)  # the network leaves out an item's own term
+    return matrix
+
+
+def test_low_rank_prior_leaves_training_alone_and_is_the_truncated_ridge(
+        pair, low_rank, synthetic_table):
+    plain, _ = pair
+    a = plain.scorer.estimator.network_.state_dict()
+    b = low_rank.scorer.estimator.network_.state_dict()
+    assert set(b) - set(a) == {"item_prior_factors", "item_prior_scales"}
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    # low_rank_ridge itself is checked against exact SVDs in tests/trainer/model; here: it
+    # was given the whole training histories, the weight and the estimator's seed
+    users = np.unique(synthetic_table["USER_ID"])
+    x = _user_item_matrix(synthetic_table, users, low_rank.item_ids_)
+    rows, cols = np.nonzero(x)
+    seed = low_rank.scorer.estimator.random_state
+    factors, scales = low_rank_ridge(rows, cols + 1, x.shape[1], RANK, L2, seed=seed)
+    expected = WEIGHT * (factors * scales) @ factors.T
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(_low_rank_matrix(low_rank), expected, atol=1e-5)
+
+
+def test_low_rank_scores_add_its_prior_and_survive_save_load_and_refit(
+        pair, low_rank, synthetic_table, make_recommender, tmp_path):
+    plain, _ = pair
+    users, plain_scores = plain.score_items(synthetic_table, return_user_ids=True)
+    col = {item: j for j, item in enumerate(low_rank.item_ids_.tolist())}
+    histories = [
+        [col[i] + 1 for i in synthetic_table["ITEM_ID"][synthetic_table["USER_ID"] == u]]
+        for u in users
+    ]
+    expected = plain_scores + _indicator(histories, len(col)) @ _low_rank_matrix(low_rank)
+    scores = low_rank.score_items(synthetic_table)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+    low_rank.save(tmp_path / "model")
+    loaded = SequentialRecommender.load(tmp_path / "model")
+    assert loaded.scorer.estimator.item_prior_kind == "low_rank"
+    np.testing.assert_array_equal(loaded.score_items(synthetic_table), scores)
+    again = make_recommender(max_len=6, item_prior_weight=WEIGHT, item_prior_l2=L2,
+                             item_prior_kind="low_rank", item_prior_rank=RANK)
+    again.train(interactions_ds=InteractionsDataset(synthetic_table))
+    np.testing.assert_array_equal(again.score_items(synthetic_table), scores)
+
+
+def test_low_rank_has_no_catalogue_cap_and_caps_its_rank(monkeypatch):
+    import seqrec_trainer.model.item_prior as item_prior
+
+    monkeypatch.setattr(item_prior, "MAX_PRIOR_ITEMS", 3)
+    est = SASRecClassifierEstimator(max_len=3, epochs=1, loss_fn_name="ce", random_state=0,
+                                    item_prior_weight=1.0, item_prior_kind="low_rank",
+                                    item_prior_rank=1000)
+    est.fit(np.array([[0, 1, 2, 3], [4, 1, 2, 3]]), 4)
+    assert tuple(est.network_.item_prior_factors.shape) == (4, 4)
+
+
+def test_bad_prior_kind_fails_before_training():
+    est = SASRecClassifierEstimator(max_len=3, epochs=1, item_prior_weight=1.0,
+                                    item_prior_kind="svd")
+    with pytest.raises(InvalidParameterError, match="item_prior_kind"):
         est.fit(np.array([[0, 1, 2, 3]]), 4)
     assert not hasattr(est, "network_")

@@ -1,4 +1,5 @@
-"""Item-item prior: co-occurrence Gram, closed-form EASE, and the network's prior term."""
+"""Item-item priors: co-occurrence Gram, closed-form EASE, the low-rank ridge autoencoder,
+and the network's prior term."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from seqrec_trainer.model.item_prior import (
     check_prior_size,
     cooccurrence_gram,
     ease_matrix,
+    low_rank_ridge,
 )
 
 
@@ -75,6 +77,77 @@ def test_bad_prior_parameters_are_named(weight, l2, match):
         check_prior_params(weight, l2)
 
 
+@pytest.mark.parametrize("kind, rank, match", [
+    ("svd", 8, "item_prior_kind"),
+    (None, 8, "item_prior_kind"),
+    ("low_rank", 0, "item_prior_rank"),
+    ("low_rank", 2.5, "item_prior_rank"),
+    ("low_rank", True, "item_prior_rank"),
+])
+def test_bad_prior_kind_or_rank_is_named(kind, rank, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        check_prior_params(1.0, 10.0, kind, rank)
+
+
+def _ridge_autoencoder(x: np.ndarray, l2: float) -> np.ndarray:
+    gram = x.T @ x
+    return np.linalg.solve(gram + l2 * np.eye(len(gram)), gram)
+
+
+def _pairs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.nonzero(x)
+    return rows, cols + 1
+
+
+def test_low_rank_at_full_rank_is_the_ridge_autoencoder():
+    rng = np.random.default_rng(2)
+    x = (rng.random((60, 9)) < 0.3).astype(float)
+    factors, scales = low_rank_ridge(*_pairs(x), 9, rank=9, l2=2.5)
+    np.testing.assert_allclose(factors.T @ factors, np.eye(9), atol=1e-10)
+    np.testing.assert_allclose((factors * scales) @ factors.T, _ridge_autoencoder(x, 2.5),
+                               atol=1e-10)
+
+
+def test_low_rank_keeps_the_top_singular_directions():
+    rng = np.random.default_rng(3)
+    # three user groups with their own items: a clear gap after the third singular value
+    groups = rng.integers(0, 3, size=200)
+    x = (rng.random((200, 30)) < 0.04).astype(float)
+    for g in range(3):
+        x[np.ix_(groups == g, range(10 * g, 10 * g + 10))] = rng.random(
+            ((groups == g).sum(), 10)) < 0.8
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    factors, scales = low_rank_ridge(*_pairs(x), 30, rank=3, l2=7.0, seed=5)
+    np.testing.assert_allclose(factors @ factors.T, vt[:3].T @ vt[:3], atol=1e-6)
+    np.testing.assert_allclose(scales, s[:3] ** 2 / (s[:3] ** 2 + 7.0), rtol=1e-8)
+
+
+def test_low_rank_pads_when_there_are_fewer_rows_than_the_rank():
+    x = np.array([[1, 1, 0, 0, 1, 0], [0, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 1]], dtype=float)
+    factors, scales = low_rank_ridge(*_pairs(x), 6, rank=5, l2=0.5)
+    assert factors.shape == (6, 5) and np.all(factors[:, 3:] == 0) and np.all(scales[3:] == 0)
+    # X has rank 3, so its top 3 directions give the full ridge solution
+    np.testing.assert_allclose((factors * scales) @ factors.T, _ridge_autoencoder(x, 0.5),
+                               atol=1e-10)
+
+
+def test_low_rank_ignores_padding_and_repeats_and_is_reproducible():
+    rng = np.random.default_rng(4)
+    x = (rng.random((40, 12)) < 0.3).astype(float)
+    rows, items = _pairs(x)
+    noisy_rows = np.concatenate([rows, rows[:10], [0, 3]]) * 7  # repeats, gaps in row codes
+    noisy_items = np.concatenate([items, items[:10], [0, 0]])  # padding
+    clean = low_rank_ridge(rows, items, 12, rank=4, l2=1.0, seed=9)
+    noisy = low_rank_ridge(noisy_rows, noisy_items, 12, rank=4, l2=1.0, seed=9)
+    for a, b in zip(clean, noisy, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_low_rank_of_no_interactions_is_zero():
+    factors, scales = low_rank_ridge(np.array([0, 1]), np.array([0, 0]), 5, rank=3, l2=1.0)
+    assert not factors.any() and not scales.any() and factors.shape == (5, 3)
+
+
 def test_zero_weight_is_valid():
     check_prior_params(0, 1)
 
@@ -109,9 +182,27 @@ def test_network_adds_the_rows_of_each_distinct_history_item():
     torch.testing.assert_close(net(item_seq), window)
 
 
+@torch.no_grad()
+def test_low_rank_network_adds_the_rows_of_its_factorised_matrix():
+    torch.manual_seed(1)
+    n_items = 12
+    net = SASRecNetwork(n_items, 6, hidden_units=8, item_prior=True, item_prior_rank=3).eval()
+    assert net.has_item_prior and net.item_prior_matrix is None
+    factors, scales = torch.randn(n_items, 3), torch.rand(3)
+    net.item_prior_factors.copy_(factors)
+    net.item_prior_scales.copy_(scales)
+    prior = factors @ torch.diag(scales) @ factors.T
+    prior.fill_diagonal_(0.0)  # an item never scores itself, as with EASE
+    item_seq = torch.tensor([[0, 0, 3, 5]])
+    history = torch.tensor([[3, 5, 3, 12, 0]])  # a repeat, padding
+    expected = net.encode_last(item_seq) @ net.item_weights().T + prior[2] + prior[4] + prior[11]
+    torch.testing.assert_close(net(item_seq, history), expected)
+
+
 def test_network_without_prior_has_no_buffer_and_ignores_history():
     net = SASRecNetwork(10, 4, hidden_units=8).eval()
-    assert "item_prior_matrix" not in net.state_dict()
+    assert not net.has_item_prior
+    assert not any(name.startswith("item_prior") for name in net.state_dict())
     seq = torch.tensor([[1, 2, 3]])
     with torch.no_grad():
         torch.testing.assert_close(net(seq, torch.tensor([[9, 8]])), net(seq))

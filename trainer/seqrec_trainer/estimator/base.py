@@ -17,6 +17,7 @@ from ..model.item_prior import (
     check_prior_size,
     cooccurrence_gram,
     ease_matrix,
+    low_rank_ridge,
 )
 from .losses import LossFn
 from .params import ParamsMixin
@@ -85,16 +86,24 @@ class SASRecEstimatorBase(ParamsMixin):
         batches of nearly full windows ``False`` may be faster.
     item_prior_weight
         ``0`` (default): plain SASRec. ``> 0`` (classifiers only): after training, fit an
-        item-item co-occurrence prior (EASE, see :mod:`seqrec_trainer.model.item_prior`)
+        item-item co-occurrence prior ``B`` (see :mod:`seqrec_trainer.model.item_prior`)
         on the training histories and add ``item_prior_weight * (h @ B)`` to the logits,
         ``h`` being the 0/1 indicator of the user's whole known history (not only the
         last ``max_len`` items). Training, validation and checkpoint choice are unchanged;
-        scoring, recommendations and the exported graphs include it. Costs an
-        ``n_items x n_items`` float32 matrix (at most 15,000 items).
+        scoring, recommendations and the exported graphs include it.
     item_prior_l2
-        L2 regularisation ``lambda`` of the EASE fit (larger = smoother prior). The
+        L2 regularisation ``lambda`` of the prior's fit (larger = smoother prior). The
         default 500 is the EASE paper's value for its MovieLens-20M and Netflix runs; the
         ``ml-1m`` preset uses 1000 (chosen on the validation item).
+    item_prior_kind
+        ``"ease"`` (default): the EASE matrix (Steck 2019), an ``n_items x n_items``
+        float32 matrix in the model and in each exported graph, so at most 15,000 items.
+        ``"low_rank"``: the ridge item autoencoder truncated to ``item_prior_rank``
+        singular directions, ``n_items x item_prior_rank`` floats and no catalogue cap
+        (for large catalogues or small artifacts; BENCHMARKS.md compares the two).
+    item_prior_rank
+        Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
+        by ``"ease"``.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -129,6 +138,8 @@ class SASRecEstimatorBase(ParamsMixin):
         pack_sequences: bool = True,
         item_prior_weight: float = 0.0,
         item_prior_l2: float = 500.0,
+        item_prior_kind: str = "ease",
+        item_prior_rank: int = 256,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -157,6 +168,8 @@ class SASRecEstimatorBase(ParamsMixin):
         self.pack_sequences = pack_sequences
         self.item_prior_weight = item_prior_weight
         self.item_prior_l2 = item_prior_l2
+        self.item_prior_kind = item_prior_kind
+        self.item_prior_rank = item_prior_rank
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -213,7 +226,8 @@ class SASRecEstimatorBase(ParamsMixin):
             raise InvalidParameterError(
                 f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
             )
-        check_prior_params(self.item_prior_weight, self.item_prior_l2)
+        check_prior_params(self.item_prior_weight, self.item_prior_l2, self.item_prior_kind,
+                           self.item_prior_rank)
         if self.item_prior_weight and self._kind != "classifier":
             raise InvalidParameterError(
                 f"item_prior_weight={self.item_prior_weight!r}: the item prior adds to "
@@ -258,6 +272,8 @@ class SASRecEstimatorBase(ParamsMixin):
             num_heads=self.num_heads,
             dropout_rate=self.dropout_rate,
             item_prior=self.uses_item_prior,
+            item_prior_rank=(min(int(self.item_prior_rank), n_items)
+                             if self.item_prior_kind == "low_rank" else None),
         )
 
     @property
@@ -297,7 +313,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self
         """
         self._check_params(valid is not None)
-        if self.uses_item_prior:
+        if self.uses_item_prior and self.item_prior_kind == "ease":
             check_prior_size(int(n_items))
         device = self._resolve_device()
         seed = self.random_state
@@ -351,15 +367,27 @@ class SASRecEstimatorBase(ParamsMixin):
         self, network: SASRecNetwork, sequences: np.ndarray, n_items: int,
         prior_histories: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """Fill ``network.item_prior_matrix`` with ``item_prior_weight * B`` (EASE)."""
+        """Fill the network's prior buffers with ``item_prior_weight * B``.
+
+        ``"ease"``: ``item_prior_matrix``; ``"low_rank"``: ``item_prior_factors`` (``V``)
+        and ``item_prior_scales`` (the ridge shrinkage times the weight).
+        """
         if prior_histories is None:
             sequences = np.asarray(sequences)
             rows = np.repeat(np.arange(len(sequences)), sequences.shape[1])
             prior_histories = (rows, sequences.reshape(-1))
-        gram = cooccurrence_gram(*prior_histories, n_items)
-        weights = float(self.item_prior_weight) * ease_matrix(gram, float(self.item_prior_l2))
+        weight, l2 = float(self.item_prior_weight), float(self.item_prior_l2)
+        if self.item_prior_kind == "ease":
+            gram = cooccurrence_gram(*prior_histories, n_items)
+            buffers = {"item_prior_matrix": weight * ease_matrix(gram, l2)}
+        else:
+            rank = network.item_prior_scales.shape[0]
+            seed = 0 if self.random_state is None else int(self.random_state)
+            factors, scales = low_rank_ridge(*prior_histories, n_items, rank, l2, seed=seed)
+            buffers = {"item_prior_factors": factors, "item_prior_scales": weight * scales}
         with torch.no_grad():
-            network.item_prior_matrix.copy_(torch.as_tensor(weights, dtype=torch.float32))
+            for name, value in buffers.items():
+                getattr(network, name).copy_(torch.as_tensor(value, dtype=torch.float32))
 
     def _loss_kwargs(self, generator: torch.Generator, has_outcome: bool) -> dict[str, Any]:
         return {
@@ -407,6 +435,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.network_.eval()
         tensor = torch.as_tensor(item_seq, dtype=torch.long, device=self.device_)
         history = None
-        if history_items is not None and self.network_.item_prior_matrix is not None:
+        if history_items is not None and self.network_.has_item_prior:
             history = torch.as_tensor(history_items, dtype=torch.long, device=self.device_)
         return self.network_(tensor, history).float().cpu().numpy()

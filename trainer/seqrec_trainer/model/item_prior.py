@@ -1,23 +1,36 @@
-"""Item-item co-occurrence prior (EASE, Steck 2019) added to the SASRec logits.
+"""Item-item co-occurrence priors added to the SASRec logits.
 
 The transformer reads the order of the last ``max_len`` items; the prior adds an
 order-free "people who interacted with these items also interacted with" term learned in
 closed form from the same training rows. Scores become::
 
-    scores = encode_last(item_seq) @ item_embeddings.T + h(item_seq) @ (weight * B)
+    scores = encode_last(item_seq) @ item_embeddings.T + weight * (h @ B)
 
-where ``h`` is the 0/1 indicator of the items in the input window and ``B`` is the EASE
-matrix: ``P = (X^T X + l2 * I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``,
-with ``X`` the 0/1 user x item matrix of the training histories. It costs an
-``n_items x n_items`` float32 matrix in the model and in each exported graph, and an
-``O(n_items^3)`` solve when fitting, hence :data:`MAX_PRIOR_ITEMS`.
+where ``h`` is the 0/1 indicator of the items of the user's history and ``X`` below is
+the 0/1 user x item matrix of the training histories. Two kinds of ``B``:
+
+``"ease"`` (Steck 2019)
+    ``P = (X^T X + l2 * I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``
+    (:func:`ease_matrix`). Costs an ``n_items x n_items`` float32 matrix in the model and
+    in each exported graph, and an ``O(n_items^3)`` solve when fitting, hence
+    :data:`MAX_PRIOR_ITEMS`.
+``"low_rank"``
+    The ridge item autoencoder ``(X^T X + l2 * I)^-1 X^T X`` truncated to the top
+    ``rank`` right singular vectors ``V`` of ``X``: ``B = V diag(s^2 / (s^2 + l2)) V^T``
+    (:func:`low_rank_ridge`), used with its diagonal set to zero like EASE's (an item
+    never scores itself; the network subtracts it). Costs ``n_items x rank`` floats and a
+    randomized SVD of the sparse ``X``, so it has no catalogue cap.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..errors import InvalidParameterError
+
+PRIOR_KINDS = ("ease", "low_rank")
+"""Values of ``item_prior_kind``."""
 
 MAX_PRIOR_ITEMS = 15_000
 """Largest catalogue for the prior (its matrix is ``4 * n_items**2`` bytes: 0.9 GB here)."""
@@ -76,8 +89,73 @@ def ease_matrix(gram: np.ndarray, l2: float) -> np.ndarray:
     return weights
 
 
-def check_prior_params(weight: object, l2: object) -> None:
-    """Raise :class:`InvalidParameterError` for a bad ``item_prior_weight`` / ``item_prior_l2``."""
+def low_rank_ridge(
+    rows: np.ndarray, items: np.ndarray, n_items: int, rank: int, l2: float,
+    seed: int = 0, power_iterations: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-``rank`` ridge item autoencoder ``B = V diag(scales) V^T`` of the 0/1 matrix.
+
+    Parameters
+    ----------
+    rows, items
+        As in :func:`cooccurrence_gram`: one ``(row code, item index 1..n_items)`` pair
+        per interaction; padding (item 0) is ignored and repeated pairs count once.
+    n_items
+        Catalogue size.
+    rank
+        Number of singular directions kept (the factor's width).
+    l2
+        Ridge ``lambda``: ``scales = s^2 / (s^2 + l2)`` for the singular values ``s``.
+    seed
+        Seed of the randomized SVD's test matrix (the result is reproducible).
+    power_iterations
+        Subspace iterations of the randomized SVD (more = closer to the exact top
+        singular vectors).
+
+    Returns
+    -------
+    factors : numpy.ndarray
+        ``(n_items, rank)`` float64, orthonormal columns ``V`` (zero columns when ``X``
+        has fewer than ``rank`` non-zero singular values).
+    scales : numpy.ndarray
+        ``(rank,)`` float64 in ``[0, 1)``, 0 for the zero columns.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    keep = items > 0
+    _, row_codes = np.unique(rows[keep], return_inverse=True)
+    pairs = np.unique(np.stack([row_codes.reshape(-1), items[keep] - 1]), axis=1)
+    n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
+    factors = np.zeros((n_items, rank), dtype=np.float64)
+    scales = np.zeros(rank, dtype=np.float64)
+    width = min(rank, n_rows, n_items)
+    if width == 0:
+        return factors, scales
+    matrix = torch.sparse_coo_tensor(
+        torch.as_tensor(pairs), torch.ones(pairs.shape[1], dtype=torch.float64),
+        (n_rows, n_items), check_invariants=True,
+    ).coalesce()
+    oversampled = min(width + max(10, width // 4), n_rows, n_items)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        _, singular, right = torch.svd_lowrank(matrix, q=oversampled, niter=power_iterations)
+    singular, right = singular[:width].numpy(), right[:, :width].numpy()
+    nonzero = singular > singular[0] * 1e-10  # all False for an all-zero X
+    factors[:, :width] = right * nonzero
+    scales[:width] = np.where(nonzero, singular**2 / (singular**2 + float(l2)), 0.0)
+    return factors, scales
+
+
+def check_prior_params(
+    weight: object, l2: object, kind: object = "ease", rank: object = 256
+) -> None:
+    """Raise :class:`InvalidParameterError` for a bad ``item_prior_*`` parameter."""
+    if kind not in PRIOR_KINDS:
+        raise InvalidParameterError(
+            f"item_prior_kind must be one of {PRIOR_KINDS}, got {kind!r}"
+        )
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+        raise InvalidParameterError(f"item_prior_rank must be an int >= 1, got {rank!r}")
     for name, value, low_ok in (("item_prior_weight", weight, True), ("item_prior_l2", l2, False)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             raise InvalidParameterError(f"{name} must be a number, got {value!r}")
@@ -92,7 +170,8 @@ def check_prior_size(n_items: int) -> None:
     if n_items > MAX_PRIOR_ITEMS:
         gigabytes = 4 * n_items**2 / 1e9
         raise InvalidParameterError(
-            f"item_prior_weight > 0 needs an n_items x n_items matrix ({n_items} items: "
+            f"item_prior_kind='ease' needs an n_items x n_items matrix ({n_items} items: "
             f"{gigabytes:.1f} GB per copy); the prior supports at most {MAX_PRIOR_ITEMS} "
-            "items. Set item_prior_weight=0 for this catalogue."
+            "items. Use item_prior_kind='low_rank' (an n_items x item_prior_rank prior with "
+            "no catalogue cap) or item_prior_weight=0 for this catalogue."
         )

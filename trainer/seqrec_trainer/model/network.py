@@ -28,9 +28,14 @@ class SASRecNetwork(nn.Module):
     hidden_units, num_blocks, num_heads, dropout_rate
         Architecture hyperparameters.
     item_prior
-        Reserve an ``(n_items, n_items)`` buffer ``item_prior_matrix`` (zeros until
-        filled, see :mod:`.item_prior`) whose rows for the user's history items are added
-        to the scores of :meth:`forward`. Training losses never use it.
+        Reserve buffers for an item prior (zeros until filled, see :mod:`.item_prior`)
+        whose rows for the user's history items are added to the scores of
+        :meth:`forward`. Training losses never use it.
+    item_prior_rank
+        ``None``: the prior is a full ``(n_items, n_items)`` buffer ``item_prior_matrix``
+        (EASE). An int ``r``: it is ``item_prior_factors @ diag(item_prior_scales) @
+        item_prior_factors.T`` with its diagonal set to zero, from buffers of shape
+        ``(n_items, r)`` and ``(r,)``.
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class SASRecNetwork(nn.Module):
         num_heads: int = 1,
         dropout_rate: float = 0.2,
         item_prior: bool = False,
+        item_prior_rank: int | None = None,
     ) -> None:
         super().__init__()
         self.n_items = n_items
@@ -54,11 +60,14 @@ class SASRecNetwork(nn.Module):
             TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
         )
         self.final_norm = nn.LayerNorm(hidden_units, eps=1e-8)
-        self.item_prior_matrix: torch.Tensor | None
-        if item_prior:
-            self.register_buffer("item_prior_matrix", torch.zeros(n_items, n_items))
-        else:
-            self.item_prior_matrix = None
+        full = item_prior and item_prior_rank is None
+        low_rank = item_prior and item_prior_rank is not None
+        # None buffers are left out of state_dict(), so models without a prior keep theirs
+        self.register_buffer("item_prior_matrix", torch.zeros(n_items, n_items) if full else None)
+        self.register_buffer("item_prior_factors",
+                             torch.zeros(n_items, item_prior_rank) if low_rank else None)
+        self.register_buffer("item_prior_scales",
+                             torch.zeros(item_prior_rank) if low_rank else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -115,19 +124,30 @@ class SASRecNetwork(nn.Module):
         """Output embeddings of the real items, ``(n_items, d)`` (tied to the input table)."""
         return self.item_embedding.weight[1:]
 
+    @property
+    def has_item_prior(self) -> bool:
+        """Whether :meth:`forward` adds an item-prior term (built with ``item_prior=True``)."""
+        return self.item_prior_matrix is not None or self.item_prior_factors is not None
+
     def history_prior(self, history_items: torch.Tensor) -> torch.Tensor:
         """Item-prior term ``(B, n_items)``: the sum of the prior rows of the given items.
 
         ``history_items`` is any ``(B, H)`` index matrix (0 = padding, counts for
         nothing); each distinct item of a row counts once (a 0/1 indicator).
         """
-        prior = self.item_prior_matrix
-        if prior is None:
+        if not self.has_item_prior:
             raise RuntimeError("this network was built without item_prior=True")
-        indicator = torch.zeros(history_items.shape[0], self.n_items + 1, dtype=prior.dtype,
+        matrix, factors = self.item_prior_matrix, self.item_prior_factors
+        dtype = (matrix if matrix is not None else factors).dtype
+        indicator = torch.zeros(history_items.shape[0], self.n_items + 1, dtype=dtype,
                                 device=history_items.device)
-        indicator = indicator.scatter(1, history_items, 1.0)
-        return indicator[:, 1:] @ prior
+        indicator = indicator.scatter(1, history_items, 1.0)[:, 1:]
+        if matrix is not None:
+            return indicator @ matrix
+        scales = self.item_prior_scales
+        # V diag(s) V^T with its diagonal removed, as EASE's: an item never scores itself
+        self_scores = (factors * factors) @ scales
+        return ((indicator @ factors) * scales) @ factors.T - indicator * self_scores
 
     def forward(
         self, item_seq: torch.Tensor, history_items: torch.Tensor | None = None
@@ -139,7 +159,7 @@ class SASRecNetwork(nn.Module):
         ``item_seq``. Without a prior it is ignored.
         """
         scores = self.encode_last(item_seq) @ self.item_weights().T
-        if self.item_prior_matrix is not None:
+        if self.has_item_prior:
             history = item_seq if history_items is None else history_items
             scores = scores + self.history_prior(history)
         return scores
