@@ -33,7 +33,8 @@ PRIOR_KINDS = ("ease", "low_rank")
 """Values of ``item_prior_kind``."""
 
 MAX_PRIOR_ITEMS = 15_000
-"""Largest catalogue for the prior (its matrix is ``4 * n_items**2`` bytes: 0.9 GB here)."""
+"""Largest catalogue for the ``"ease"`` prior (its matrix is ``4 * n_items**2`` bytes: 0.9 GB
+here); ``"low_rank"`` has no cap."""
 
 _ROWS_PER_CHUNK = 2048
 
@@ -124,7 +125,8 @@ def low_rank_ridge(
     items = np.asarray(items, dtype=np.int64)
     keep = items > 0
     _, row_codes = np.unique(rows[keep], return_inverse=True)
-    pairs = np.unique(np.stack([row_codes.reshape(-1), items[keep] - 1]), axis=1)
+    keys = np.unique(row_codes.reshape(-1) * n_items + (items[keep] - 1))  # distinct pairs
+    pairs = np.stack([keys // n_items, keys % n_items])
     n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
     factors = np.zeros((n_items, rank), dtype=np.float64)
     scales = np.zeros(rank, dtype=np.float64)
