@@ -131,8 +131,11 @@ def run_config(
     reached = next((p for p in curve if p["test_ndcg@10"] >= target), None)
     row.update(full=results["full"], sampled=results["sampled"], time_to_target=reached)
     if estimator.uses_item_prior:
-        # Ablation on the same trained network: the item prior switched off.
-        prior = estimator.network_.item_prior_matrix
+        # Ablation on the same trained network: the item prior switched off (zeroing the
+        # EASE matrix, or the low-rank scales, zeroes the whole prior term).
+        network = estimator.network_
+        prior = (network.item_prior_matrix if network.item_prior_matrix is not None
+                 else network.item_prior_scales)
         saved = prior.clone()
         prior.zero_()
         try:

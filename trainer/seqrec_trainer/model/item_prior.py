@@ -39,6 +39,24 @@ here); ``"low_rank"`` has no cap."""
 _ROWS_PER_CHUNK = 2048
 
 
+def distinct_pairs(
+    rows: np.ndarray, items: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The non-zero cells of the 0/1 row x item matrix, sorted by (row, item).
+
+    ``rows`` are any non-negative ints (renumbered ``0..n_rows - 1`` in order), ``items``
+    are ``1..n_items`` (0 = padding, dropped); a repeated pair appears once. Returns
+    ``(row_codes, item_columns, n_rows)`` with 0-based item columns.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    keep = items > 0
+    _, row_codes = np.unique(rows[keep], return_inverse=True)
+    keys = np.unique(row_codes.reshape(-1) * n_items + (items[keep] - 1))
+    n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
+    return keys // n_items, keys % n_items, n_rows
+
+
 def cooccurrence_gram(rows: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
     """``X^T X`` of the 0/1 matrix with ``X[r, i - 1] = 1`` for every ``(rows, items)`` pair.
 
@@ -57,15 +75,8 @@ def cooccurrence_gram(rows: np.ndarray, items: np.ndarray, n_items: int) -> np.n
     numpy.ndarray
         ``(n_items, n_items)`` float64: ``G[i, j]`` = number of rows holding both items.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    items = np.asarray(items, dtype=np.int64)
-    keep = items > 0
-    rows, items = rows[keep], items[keep] - 1
-    _, row_codes = np.unique(rows, return_inverse=True)
+    row_codes, items, n_rows = distinct_pairs(rows, items, n_items)
     gram = np.zeros((n_items, n_items), dtype=np.float64)
-    n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
-    order = np.argsort(row_codes, kind="stable")
-    row_codes, items = row_codes[order], items[order]
     bounds = np.searchsorted(row_codes, np.arange(0, n_rows + _ROWS_PER_CHUNK, _ROWS_PER_CHUNK))
     for start, stop in zip(bounds[:-1], bounds[1:], strict=False):
         if start == stop:
@@ -121,20 +132,15 @@ def low_rank_ridge(
     scales : numpy.ndarray
         ``(rank,)`` float64 in ``[0, 1)``, 0 for the zero columns.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    items = np.asarray(items, dtype=np.int64)
-    keep = items > 0
-    _, row_codes = np.unique(rows[keep], return_inverse=True)
-    keys = np.unique(row_codes.reshape(-1) * n_items + (items[keep] - 1))  # distinct pairs
-    pairs = np.stack([keys // n_items, keys % n_items])
-    n_rows = int(row_codes.max()) + 1 if len(row_codes) else 0
+    row_codes, columns, n_rows = distinct_pairs(rows, items, n_items)
     factors = np.zeros((n_items, rank), dtype=np.float64)
     scales = np.zeros(rank, dtype=np.float64)
     width = min(rank, n_rows, n_items)
     if width == 0:
         return factors, scales
     matrix = torch.sparse_coo_tensor(
-        torch.as_tensor(pairs), torch.ones(pairs.shape[1], dtype=torch.float64),
+        torch.as_tensor(np.stack([row_codes, columns])),
+        torch.ones(len(columns), dtype=torch.float64),
         (n_rows, n_items), check_invariants=True,
     ).coalesce()
     oversampled = min(width + max(10, width // 4), n_rows, n_items)
