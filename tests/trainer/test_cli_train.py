@@ -62,12 +62,5 @@ def test_low_rank_prior_flags(files, tmp_path):
     assert float(estimator.network_.item_prior_scales.abs().sum()) > 0
 
 
-def test_residual_prior_mode_flag(files, tmp_path):
-    estimator = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
-                       "--item-prior-mode", "residual").scorer.estimator
-    assert estimator.item_prior_mode == "residual"
-    assert float(estimator.network_.item_prior_matrix.abs().sum()) > 0
-
-
 def test_without_preset_max_len_defaults_to_50(files, tmp_path):
     assert _train(files, tmp_path).scorer.estimator.get_params()["max_len"] == 50

@@ -20,7 +20,6 @@ _HYPERPARAMS = {
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
     "history_windows": str, "precision": str, "item_prior_weight": float,
     "item_prior_l2": float, "item_prior_kind": str, "item_prior_rank": int,
-    "item_prior_mode": str,
 }
 
 

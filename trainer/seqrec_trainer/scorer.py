@@ -37,7 +37,6 @@ class SequentialScorer:
             outcomes=prepared.train.outcomes,
             valid=prepared.valid,
             prior_histories=prepared.histories,
-            windows=prepared.windows,
         )
         self.vocabulary_ = vocabulary
         self.popularity_ = prepared.popularity

@@ -365,22 +365,3 @@ def test_prepare_matches_the_reference(case):
                 prepare(data, valid, vocabulary, max_len)
             return
         _check_against_reference(data, valid, max_len)
-
-
-@pytest.mark.parametrize("history_windows", ["last", "all"])
-def test_window_context_locates_every_training_window_in_its_users_history(
-        synthetic_table, history_windows):
-    data = InteractionsDataset(synthetic_table).fetch_data()
-    vocabulary = build_vocabulary(data, None)
-    prepared = prepare(data, None, vocabulary, 6, history_windows)
-    users, items = prepared.histories
-    assert np.all(np.diff(users) >= 0)  # sorted by user (then time)
-    context = prepared.windows
-    assert len(context.users) == len(prepared.train.sequences)
-    for window, user, start in zip(prepared.train.sequences, context.users, context.starts,
-                                   strict=True):
-        real = window[window != 0]
-        history = items[users == user]
-        assert start + len(real) <= len(history)
-        np.testing.assert_array_equal(history[start : start + len(real)], real)
-    assert (context.starts > 0).any()  # some windows start after earlier rows

@@ -13,9 +13,8 @@ from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID
 from seqrec_runtime.vocabulary import ItemVocabulary
 
 from ..errors import NotEnoughDataError
-from ..estimator.residual_prior import WindowContext
 from ..estimator.training import TrainingData, ValidationData
-from .windows import all_window_starts, all_windows
+from .windows import all_windows
 
 logger = logging.getLogger("seqrec")
 
@@ -29,10 +28,7 @@ class PreparedData:
     popularity: np.ndarray
     summary: dict[str, int]
     histories: tuple[np.ndarray, np.ndarray] | None = None
-    """``(user_code, item_index)`` of every training row (the item prior's co-occurrences),
-    sorted by (user, time)."""
-    windows: WindowContext | None = None
-    """Each training sequence's user and start in ``histories`` (a residual prior's input)."""
+    """``(user_code, item_index)`` of every training row (the item prior's co-occurrences)."""
 
 
 def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None):
@@ -146,31 +142,24 @@ def prepare(
             inputs=inputs[valid_user[usable]],
             targets=valid_index[usable],
             outcomes=valid_outcome[usable] if valid_outcome is not None else None,
-            users=valid_user[usable],
         )
     popularity = np.bincount(index[kept], minlength=len(vocabulary) + 1)[1:].astype(np.float64)
     popularity = (popularity / max(popularity.sum(), 1.0)).astype(np.float32)
-    kept_index = index[kept]
-    known = kept_index != 0
-    history_users, history_items = user_codes[kept][known], kept_index[known]
     if history_windows == "all":
+        kept_index = index[kept]
+        known = kept_index != 0
         windows, aligned_windows = all_windows(
-            history_users,
-            history_items,
+            user_codes[kept][known],
+            kept_index[known],
             max_len + 1,
             {name: values[known] for name, values in (aligned or {}).items()},
         )
         train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME))
-        context = WindowContext(*all_window_starts(history_users, max_len + 1))
     else:
         train = TrainingData(
             sequences=seqs.items[has_target],
             outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
         )
-        window_users = seqs.user_ids[has_target]
-        counts = np.bincount(history_users, minlength=len(users))
-        context = WindowContext(window_users,
-                                counts[window_users] - seqs.lengths[has_target])
     summary = {
         "n_interactions": int(len(index)),
         "n_train_rows_used": int(len(kept)),
@@ -180,8 +169,8 @@ def prepare(
         "n_valid_targets": int(len(valid_data.targets)) if valid_data is not None else 0,
         "n_valid_dropped": int(n_valid_dropped),
     }
-    return PreparedData(train, valid_data, popularity, summary,
-                        (history_users, history_items), context)
+    histories = (user_codes[kept], index[kept])
+    return PreparedData(train, valid_data, popularity, summary, histories)
 
 
 def _match_validation(valid: dict[str, np.ndarray], users: np.ndarray, vocabulary: ItemVocabulary):

@@ -40,8 +40,11 @@ def all_windows(
         least two items, and the aligned value matrices.
     """
     step = width - 1
-    counts, n_windows, first_window = _layout(sorted_users, step)
+    n_users = int(sorted_users.max()) + 1 if len(sorted_users) else 0
+    counts = np.bincount(sorted_users, minlength=n_users)
     ends = np.cumsum(counts)
+    n_windows = np.where(counts >= 2, (counts - 1 + step - 1) // step, 0)
+    first_window = np.cumsum(n_windows) - n_windows
     rank = ends[sorted_users] - 1 - np.arange(len(sorted_users))  # 0 = most recent
 
     own = rank // step
@@ -62,24 +65,3 @@ def all_windows(
             matrix[r, c] = values[pick]
         aligned[name] = matrix
     return windows, aligned
-
-
-def _layout(sorted_users: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per user: number of rows, number of windows, index of the user's first window."""
-    n_users = int(sorted_users.max()) + 1 if len(sorted_users) else 0
-    counts = np.bincount(sorted_users, minlength=n_users)
-    n_windows = np.where(counts >= 2, (counts - 1 + step - 1) // step, 0)
-    return counts, n_windows, np.cumsum(n_windows) - n_windows
-
-
-def all_window_starts(sorted_users: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """User code and start of each window of :func:`all_windows`.
-
-    Returns ``(users, starts)``: ``starts[w]`` is the number of the user's rows (in time
-    order) before window ``w``'s first item.
-    """
-    step = width - 1
-    counts, n_windows, first_window = _layout(sorted_users, step)
-    users = np.repeat(np.arange(len(counts)), n_windows)
-    own = np.arange(len(users)) - first_window[users]  # 0 = most recent window
-    return users, np.maximum(counts[users] - 1 - (own + 1) * step, 0)

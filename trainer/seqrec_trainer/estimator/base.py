@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import numbers
 from typing import Any, ClassVar
@@ -22,7 +21,6 @@ from ..model.item_prior import (
 )
 from .losses import LossFn
 from .params import ParamsMixin
-from .residual_prior import PRIOR_MODES, CausalPrior, WindowContext, fold_matrices
 from .training import LoopConfig, TrainingData, ValidationData, run_training
 
 logger = logging.getLogger("seqrec")
@@ -106,14 +104,6 @@ class SASRecEstimatorBase(ParamsMixin):
     item_prior_rank
         Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
         by ``"ease"``.
-    item_prior_mode
-        ``"post_hoc"`` (default): the network trains alone and the prior is fitted and
-        added after training. ``"residual"`` (``"ease"`` prior and ``"ce"`` loss only):
-        the prior is fitted first and the network trains with it inside its logits, so
-        it learns what the prior misses; each training target sees a causal prior (the
-        items before it) fitted without its user (cross-fitted over user folds, see
-        :mod:`.residual_prior`), and validation scores include the prior. Scoring and
-        export are the same as ``"post_hoc"``.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -150,7 +140,6 @@ class SASRecEstimatorBase(ParamsMixin):
         item_prior_l2: float = 500.0,
         item_prior_kind: str = "ease",
         item_prior_rank: int = 256,
-        item_prior_mode: str = "post_hoc",
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -181,7 +170,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.item_prior_l2 = item_prior_l2
         self.item_prior_kind = item_prior_kind
         self.item_prior_rank = item_prior_rank
-        self.item_prior_mode = item_prior_mode
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -246,7 +234,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 "next-item logits and is only available for SASRecClassifierEstimator; "
                 "use item_prior_weight=0"
             )
-        self._check_prior_mode()
         if self.early_stopping_patience is not None:
             if int(self.early_stopping_patience) < 1:
                 raise InvalidParameterError("early_stopping_patience must be >= 1 or None")
@@ -256,24 +243,6 @@ class SASRecEstimatorBase(ParamsMixin):
                     "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
                     "second-to-last interaction) or set early_stopping_patience=None"
                 )
-
-    def _check_prior_mode(self) -> None:
-        if self.item_prior_mode not in PRIOR_MODES:
-            raise InvalidParameterError(
-                f"item_prior_mode must be one of {PRIOR_MODES}, got {self.item_prior_mode!r}"
-            )
-        if self.item_prior_mode != "residual":
-            return
-        needs = {"item_prior_weight > 0": self.uses_item_prior,
-                 "item_prior_kind='ease'": self.item_prior_kind == "ease",
-                 "loss_fn_name='ce'": self.loss_fn_name == "ce"}
-        missing = [name for name, ok in needs.items() if not ok]
-        if missing:
-            raise InvalidParameterError(
-                "item_prior_mode='residual' trains the network inside the full-softmax "
-                f"logits of an EASE prior and needs {', '.join(needs)}; this estimator lacks "
-                f"{', '.join(missing)}. Set those, or item_prior_mode='post_hoc'."
-            )
 
     def _resolve_device(self) -> torch.device:
         if self.device in (None, "cpu"):
@@ -319,7 +288,6 @@ class SASRecEstimatorBase(ParamsMixin):
         outcomes: np.ndarray | None = None,
         valid: ValidationData | None = None,
         prior_histories: tuple[np.ndarray, np.ndarray] | None = None,
-        windows: WindowContext | None = None,
     ) -> SASRecEstimatorBase:
         """Train on ``(n, max_len + 1)`` left-padded index sequences.
 
@@ -339,9 +307,6 @@ class SASRecEstimatorBase(ParamsMixin):
             ``(row_codes, item_indices)`` of every training interaction (e.g. user code
             and item index per row), the co-occurrence rows of the item prior; ``None``
             uses the rows of ``sequences``. Ignored when ``item_prior_weight == 0``.
-        windows
-            Each sequence's user and start in ``prior_histories`` (sorted by user, time),
-            for ``item_prior_mode="residual"``; required with ``prior_histories`` there.
 
         Returns
         -------
@@ -356,12 +321,6 @@ class SASRecEstimatorBase(ParamsMixin):
             if seed is not None:
                 torch.manual_seed(int(seed))
             network = self.build_network(n_items).to(device)
-            causal_prior = None
-            if self.item_prior_mode == "residual":
-                causal_prior, valid = self._residual_prior(
-                    network, np.asarray(sequences), int(n_items), prior_histories, windows, valid,
-                    device,
-                )
             generator = torch.Generator(device=device)
             generator.manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**62))
             optimizer = _OPTIMIZERS[self.optimizer_name](
@@ -383,7 +342,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
                 pack_sequences=bool(self.pack_sequences),
-                causal_prior=causal_prior,
             )
             history, best_epoch = run_training(
                 network,
@@ -396,7 +354,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 generator,
             )
         network.eval()
-        if self.uses_item_prior and causal_prior is None:
+        if self.uses_item_prior:
             self._fit_item_prior(network, sequences, int(n_items), prior_histories)
         self.network_ = network
         self.n_items_ = int(n_items)
@@ -430,47 +388,6 @@ class SASRecEstimatorBase(ParamsMixin):
         with torch.no_grad():
             for name, value in buffers.items():
                 getattr(network, name).copy_(torch.as_tensor(value, dtype=torch.float32))
-
-    def _residual_prior(
-        self, network: SASRecNetwork, sequences: np.ndarray, n_items: int,
-        prior_histories: tuple[np.ndarray, np.ndarray] | None, windows: WindowContext | None,
-        valid: ValidationData | None, device: torch.device,
-    ) -> tuple[CausalPrior, ValidationData | None]:
-        """Fit the final prior into ``network``, the cross-fitted training prior, and the
-        validation users' prior logits (whole histories)."""
-        if prior_histories is None:  # each sequence is its own user's whole history
-            rows = np.repeat(np.arange(len(sequences)), sequences.shape[1])
-            prior_histories = (rows, sequences.reshape(-1))
-            windows = WindowContext(np.arange(len(sequences)), np.zeros(len(sequences), int))
-        elif windows is None:
-            raise InvalidParameterError(
-                "item_prior_mode='residual' with prior_histories also needs windows= (each "
-                "sequence's user and start in those histories); SequentialRecommender.train "
-                "passes both"
-            )
-        users, items = (np.asarray(a, dtype=np.int64) for a in prior_histories)
-        self._fit_item_prior(network, sequences, n_items, (users, items))
-        seed = 0 if self.random_state is None else int(self.random_state)
-        user_fold, matrices = fold_matrices(users, items, n_items, float(self.item_prior_l2),
-                                            float(self.item_prior_weight), seed=seed)
-        causal = CausalPrior(user_fold, matrices, users, items, windows, device)
-        if valid is None:
-            return causal, None
-        if valid.users is None:
-            histories = valid.inputs
-        else:
-            starts = np.searchsorted(users, valid.users)
-            counts = np.searchsorted(users, valid.users, side="right") - starts
-            histories = np.zeros((len(valid.users), max(int(counts.max()), 1)), dtype=np.int64)
-            row = np.repeat(np.arange(len(counts)), counts)
-            col = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            histories[row, col] = items[np.repeat(starts, counts) + col]
-        with torch.no_grad():
-            logits = torch.cat([
-                network.history_prior(torch.as_tensor(histories[i : i + 1024], device=device))
-                for i in range(0, len(histories), 1024)
-            ])
-        return causal, dataclasses.replace(valid, prior_logits=logits)
 
     def _loss_kwargs(self, generator: torch.Generator, has_outcome: bool) -> dict[str, Any]:
         return {

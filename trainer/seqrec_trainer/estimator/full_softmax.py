@@ -26,38 +26,35 @@ def chunk_rows(n_items: int) -> int:
 class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
     """Per-target full-softmax cross-entropy with label smoothing, weighted sum reduction.
 
-    ``forward(h, items, targets, weights, label_smoothing, offsets)`` returns
+    ``forward(h, items, targets, weights, label_smoothing)`` returns
     ``sum_i weights_i * loss_i`` where ``loss_i = lse_i - (1 - eps) z_it - eps * mean_j z_ij``
-    and ``z = h @ items.T + offsets`` (``targets`` are 0-based rows of ``items``;
-    ``offsets`` is ``None`` or a constant ``(M, n_items)`` matrix, e.g. a residual item
-    prior). This is exactly ``F.cross_entropy(z, targets, reduction="none",
-    label_smoothing=eps)`` weighted and summed.
+    and ``z = h @ items.T`` (``targets`` are 0-based rows of ``items``). This is exactly
+    ``F.cross_entropy(z, targets, reduction="none", label_smoothing=eps)`` weighted and
+    summed.
     """
 
     @staticmethod
-    def forward(ctx, h, items, targets, weights, label_smoothing, offsets=None):  # noqa: D102
+    def forward(ctx, h, items, targets, weights, label_smoothing):  # noqa: D102
         rows = chunk_rows(items.shape[0])
         lse = torch.empty(h.shape[0], dtype=h.dtype, device=h.device)
         target_logit = torch.empty_like(lse)
         for start in range(0, h.shape[0], rows):
-            logits = _chunk_logits(h, items, offsets, start, start + rows)
+            logits = h[start : start + rows] @ items.T
             lse[start : start + rows] = torch.logsumexp(logits, dim=1)
             picked = logits.gather(1, targets[start : start + rows, None])
             target_logit[start : start + rows] = picked.squeeze(1)
         # mean_j z_ij = h_i . mean_j items_j (linear, no extra pass over the logits)
         mean_logit = h @ items.mean(0)
-        if offsets is not None and label_smoothing:
-            mean_logit = mean_logit + offsets.mean(1)
         per_target = (
             lse - (1.0 - label_smoothing) * target_logit - label_smoothing * mean_logit
         )
-        ctx.save_for_backward(h, items, targets, weights, lse, offsets)
+        ctx.save_for_backward(h, items, targets, weights, lse)
         ctx.label_smoothing = label_smoothing
         return (per_target * weights).sum()
 
     @staticmethod
     def backward(ctx, grad_output):  # noqa: D102
-        h, items, targets, weights, lse, offsets = ctx.saved_tensors
+        h, items, targets, weights, lse = ctx.saved_tensors
         eps = ctx.label_smoothing
         n_items = items.shape[0]
         rows = chunk_rows(n_items)
@@ -69,8 +66,7 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
             h_chunk = h[start:stop]
             coeff = scale[start:stop, None]
             # d loss_i / d z_ij = p_ij - (1 - eps) [j = t_i] - eps / n_items
-            grad = _chunk_logits(h, items, offsets, start, stop)
-            grad = grad.sub_(lse[start:stop, None]).exp_()
+            grad = (h_chunk @ items.T).sub_(lse[start:stop, None]).exp_()
             if eps:
                 grad.sub_(eps / n_items)
             grad.scatter_add_(
@@ -79,12 +75,7 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
             grad.mul_(coeff)
             grad_h[start:stop] = grad @ items
             grad_items.addmm_(grad.T, h_chunk)
-        return grad_h, grad_items, None, None, None, None
-
-
-def _chunk_logits(h, items, offsets, start: int, stop: int) -> torch.Tensor:
-    logits = h[start:stop] @ items.T
-    return logits if offsets is None else logits.add_(offsets[start:stop])
+        return grad_h, grad_items, None, None, None
 
 
 def full_softmax_cross_entropy(
@@ -93,9 +84,8 @@ def full_softmax_cross_entropy(
     targets: torch.Tensor,
     weights: torch.Tensor,
     label_smoothing: float = 0.0,
-    offsets: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``sum_i weights_i * CE(h_i @ items.T + offsets_i, targets_i)``; chunked on CPU.
+    """``sum_i weights_i * CE(h_i @ items.T, targets_i)``; chunked on CPU, fused elsewhere.
 
     Parameters
     ----------
@@ -109,19 +99,12 @@ def full_softmax_cross_entropy(
         Per-target weights ``(M,)`` (e.g. ``1 / M`` for a mean).
     label_smoothing
         Label smoothing in ``[0, 1)``.
-    offsets
-        Constant logits ``(M, n_items)`` added to the scores (no gradient), or ``None``.
     """
-    if offsets is not None:
-        offsets = offsets.detach().to(h.dtype)
     if h.device.type != "cpu" or h.dtype != torch.float32:
-        logits = h @ items.T
-        if offsets is not None:
-            logits = logits + offsets
         per_target = F.cross_entropy(
-            logits, targets, reduction="none", label_smoothing=label_smoothing
+            h @ items.T, targets, reduction="none", label_smoothing=label_smoothing
         )
         return (per_target * weights).sum()
     return ChunkedSoftmaxCrossEntropy.apply(
-        h, items, targets, weights.to(h.dtype), float(label_smoothing), offsets
+        h, items, targets, weights.to(h.dtype), float(label_smoothing)
     )

@@ -47,18 +47,14 @@ def _mean_weights(outcomes: torch.Tensor, weighted: bool) -> torch.Tensor:
     return outcomes / outcomes.sum().clamp_min(1e-12)
 
 
-def ce_loss(
-    h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, offsets=None, **_
-):
+def ce_loss(h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, **_):
     """Full softmax cross-entropy over all items ("SASRec+"); OUTCOME weights targets.
 
     Computed by :func:`full_softmax_cross_entropy` (chunked on CPU: same value and
-    gradients as ``F.cross_entropy`` without materialising all logits). ``offsets``
-    ``(M, n_items)``: constant logits added to every target's scores (a residual item
-    prior), or ``None``.
+    gradients as ``F.cross_entropy`` without materialising all logits).
     """
     weights = _mean_weights(outcomes.to(h.dtype), weighted)
-    return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing, offsets)
+    return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
 
 
 def sampled_softmax_loss(

@@ -31,9 +31,6 @@ class PackedBatch:
         Window id per slot, -1 in unused slots.
     outcomes
         OUTCOME of each slot's target, or ``None``.
-    sources
-        Where each slot's pair comes from: ``window * max_len + column`` in the unpacked
-        inputs ``windows[:, :-1]``, -1 in unused slots.
     """
 
     inputs: torch.Tensor
@@ -41,7 +38,6 @@ class PackedBatch:
     positions: torch.Tensor
     segments: torch.Tensor
     outcomes: torch.Tensor | None
-    sources: torch.Tensor
 
 
 def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,5 +117,4 @@ def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None) ->
         positions=place(position, 0),
         segments=place(segment, -1),
         outcomes=scatter(outcomes[:, 1:], 0) if outcomes is not None else None,
-        sources=place(source, -1),
     )

@@ -15,7 +15,6 @@ import torch
 from ..model import SASRecNetwork
 from .losses import LossFn
 from .packing import pack_windows
-from .residual_prior import CausalPrior
 
 logger = logging.getLogger("seqrec")
 
@@ -30,18 +29,11 @@ class TrainingData:
 
 @dataclass
 class ValidationData:
-    """One held-out target per user: its input window, target index and OUTCOME.
-
-    ``users`` (user codes of the prior histories) lets a residual item prior see each
-    validation user's whole history; ``prior_logits`` ``(n, n_items)``, when set, are
-    added to the validation scores and loss (``item_prior_mode="residual"``).
-    """
+    """One held-out target per user: its input window, target index and OUTCOME."""
 
     inputs: np.ndarray
     targets: np.ndarray
     outcomes: np.ndarray | None
-    users: np.ndarray | None = None
-    prior_logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -61,7 +53,6 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
-    causal_prior: CausalPrior | None = None
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -79,22 +70,13 @@ def training_step_loss(
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
     pack_sequences: bool = False,
-    causal_prior: CausalPrior | None = None,
-    window_ids: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
     With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
     (scores against every item) always runs in float32. With ``pack_sequences`` the
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
-    With ``causal_prior`` (and the batch's ``window_ids``), each target's prior logits
-    are added to its scores in the loss (``item_prior_mode="residual"``).
     """
-    prior_logits = None
-    if causal_prior is not None:
-        trimmed = trim_to_longest(seqs)
-        shift = seqs.shape[1] - trimmed.shape[1]
-        prior_logits = causal_prior.logits(window_ids, trimmed[:, :-1])
     if pack_sequences:
         packed = pack_windows(seqs, outcomes)
         inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
@@ -113,14 +95,6 @@ def training_step_loss(
     h = hidden[valid].float()
     t = targets[valid]
     y = outcomes[valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
-    if prior_logits is not None:
-        if pack_sequences:
-            source = packed.sources[valid]
-            width = seqs.shape[1] - 1
-            prior_logits = prior_logits[source // width, source % width - shift]
-        else:
-            prior_logits = prior_logits[valid]
-        loss_kwargs = {**loss_kwargs, "offsets": prior_logits}
     return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
 
 
@@ -151,14 +125,10 @@ def validate(
         else:
             y = torch.ones(len(targets), device=device)
         h = network.encode_last(inputs)
-        offsets = None if valid.prior_logits is None else valid.prior_logits[start:stop]
-        extra = {} if offsets is None else {"offsets": offsets}
-        loss = loss_fn(h, targets, y, items, **loss_kwargs, **extra)
+        loss = loss_fn(h, targets, y, items, **loss_kwargs)
         total_loss += float(loss) * len(targets)
         if ranking_metrics:
             scores = h @ items.T
-            if offsets is not None:
-                scores = scores + offsets
             target_scores = scores.gather(1, (targets - 1).unsqueeze(1))
             seen = torch.zeros(
                 (scores.shape[0], scores.shape[1] + 1), dtype=torch.bool, device=device
@@ -229,8 +199,7 @@ def run_training(
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype, config.pack_sequences, config.causal_prior,
-                idx.cpu().numpy() if config.causal_prior is not None else None,
+                config.autocast_dtype, config.pack_sequences,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
