@@ -39,23 +39,9 @@ TOP_K = 10
 def twin(path: Path, rows: dict, **params):
     """The recommender saved at ``path`` with the same network weights and the prior
     parameters ``params``; a prior is refitted on ``rows`` (the training rows)."""
-    import numpy as np
     from seqrec_trainer import SequentialRecommender
 
-    recommender = SequentialRecommender.load(path, device="cpu")
-    estimator = recommender.scorer.estimator
-    state = {k: v for k, v in estimator.network_.state_dict().items()
-             if not k.startswith("item_prior")}
-    estimator.set_params(**params)
-    network = estimator.build_network(estimator.n_items_)
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("item_prior") for k in missing), missing
-    if estimator.uses_item_prior:
-        users = np.unique(rows["USER_ID"], return_inverse=True)[1]
-        items = np.searchsorted(recommender.item_ids_, rows["ITEM_ID"]) + 1
-        estimator._fit_item_prior(network, None, estimator.n_items_, (users, items))
-    estimator.network_ = network.eval()
-    return recommender
+    return SequentialRecommender.load(path, device="cpu").refit_item_prior(rows, **params)
 
 
 def dir_bytes(path: Path) -> int:

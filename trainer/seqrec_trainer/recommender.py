@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from seqrec_runtime.batch import recommend_all, resolve_top_k
-from seqrec_runtime.histories import read_histories
+from seqrec_runtime.histories import ColdUserWarning, read_histories
 from seqrec_runtime.ranking import check_flag, check_temperature, make_rng
 from seqrec_runtime.sequences import Sequences
 from seqrec_runtime.table import OUTCOME
@@ -128,6 +129,38 @@ class SequentialRecommender:
             "best_epoch": estimator.best_epoch_,
             "train_seconds": round(time.perf_counter() - started, 3),
         }
+        return self
+
+    def refit_item_prior(self, interactions_ds: Any, **params: Any) -> SequentialRecommender:
+        """Refit only the item prior on ``interactions_ds``; the trained network is kept.
+
+        Equivalent to training again with the new prior parameters (the prior never
+        changes training) at the cost of the prior's closed-form fit: tune
+        ``item_prior_weight`` / ``item_prior_l2`` on validation data, switch
+        ``item_prior_kind``, or remove the prior with ``item_prior_weight=0``.
+
+        Parameters
+        ----------
+        interactions_ds
+            The training interactions (the same rows as ``train``; leave out the
+            validation and test items). Rows with items unknown to the model are ignored.
+        **params
+            ``item_prior_weight``, ``item_prior_l2``, ``item_prior_kind``,
+            ``item_prior_rank``; unspecified ones keep their values.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self.scorer, "vocabulary_"):
+            raise NotFittedError("this SequentialRecommender is not trained yet; call train()")
+        interactions = _as_interactions(interactions_ds, "interactions_ds")
+        with warnings.catch_warnings():  # users without known items add no co-occurrence
+            warnings.simplefilter("ignore", ColdUserWarning)
+            histories = read_histories(interactions, self.scorer.vocabulary_, 1)
+        counts = np.diff(histories.history_ptr)
+        rows = np.repeat(np.arange(len(counts)), counts)
+        self.scorer.estimator.refit_item_prior((rows, histories.history_items), **params)
         return self
 
     # ------------------------------------------------------------------ inference

@@ -28,6 +28,7 @@ logger = logging.getLogger("seqrec")
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
 _PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+_PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
 
 
 class SASRecEstimatorBase(ParamsMixin):
@@ -361,6 +362,65 @@ class SASRecEstimatorBase(ParamsMixin):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.device_ = device
+        return self
+
+    def refit_item_prior(
+        self, prior_histories: tuple[np.ndarray, np.ndarray], **params: Any
+    ) -> SASRecEstimatorBase:
+        """Refit only the item prior of a fitted estimator; the trained network is kept.
+
+        The prior never changes training, so this gives the model that ``fit`` with these
+        prior parameters would have given, without training the network again (e.g. to
+        tune ``item_prior_weight`` / ``item_prior_l2`` on validation data).
+
+        Parameters
+        ----------
+        prior_histories
+            ``(row_codes, item_indices)`` of the training interactions (as in ``fit``).
+        **params
+            New values of ``item_prior_weight``, ``item_prior_l2``, ``item_prior_kind``,
+            ``item_prior_rank``; the others keep their values. ``item_prior_weight=0``
+            removes the prior.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        NotFittedError, InvalidParameterError
+            Unknown or bad parameters are refused before anything changes.
+        """
+        self.check_is_fitted()
+        unknown = sorted(set(params) - set(_PRIOR_PARAMS))
+        if unknown:
+            raise InvalidParameterError(
+                f"refit_item_prior only changes {', '.join(_PRIOR_PARAMS)}; got {unknown} "
+                "(other parameters need a new fit)"
+            )
+        previous = {name: getattr(self, name) for name in _PRIOR_PARAMS}
+        self.set_params(**params)
+        try:
+            check_prior_params(self.item_prior_weight, self.item_prior_l2,
+                               self.item_prior_kind, self.item_prior_rank)
+            if self.uses_item_prior and self._kind != "classifier":
+                raise InvalidParameterError(
+                    f"item_prior_weight={self.item_prior_weight!r}: the item prior is only "
+                    "available for SASRecClassifierEstimator; use item_prior_weight=0"
+                )
+            if self.uses_item_prior and self.item_prior_kind == "ease":
+                check_prior_size(self.n_items_)
+            network = self.build_network(self.n_items_).to(self.device_)
+            state = {k: v for k, v in self.network_.state_dict().items()
+                     if not k.startswith("item_prior_")}
+            network.load_state_dict(state, strict=False)
+            network.eval()
+            if self.uses_item_prior:
+                self._fit_item_prior(network, None, self.n_items_, prior_histories)
+        except BaseException:
+            self.set_params(**previous)
+            raise
+        self.network_ = network
         return self
 
     def _fit_item_prior(
