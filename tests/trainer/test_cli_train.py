@@ -64,3 +64,27 @@ def test_low_rank_prior_flags(files, tmp_path):
 
 def test_without_preset_max_len_defaults_to_50(files, tmp_path):
     assert _train(files, tmp_path).scorer.estimator.get_params()["max_len"] == 50
+
+
+def test_refit_prior_command_saves_the_model_with_the_new_prior(files, tmp_path, capsys):
+    plain = _train(files, tmp_path, "--max-len", "12")
+    out = tmp_path / "refit"
+    code = main(["refit-prior", str(tmp_path / "model"), "--interactions", str(files[0]),
+                 "--item-prior-weight", "2", "--item-prior-l2", "10", "--output", str(out)])
+    assert code == 0
+    assert '"item_prior_weight": 2.0' in capsys.readouterr().out
+    refit = SequentialRecommender.load(out)
+    expected = plain.refit_item_prior(pd.read_csv(files[0]), item_prior_weight=2.0,
+                                      item_prior_l2=10.0)
+    rows = pd.read_csv(files[0])
+    assert (refit.score_items(rows) == expected.score_items(rows)).all()
+    assert float(refit.scorer.estimator.network_.item_prior_matrix.abs().sum()) > 0
+
+
+def test_refit_prior_command_reports_a_bad_value(files, tmp_path, capsys):
+    _train(files, tmp_path, "--max-len", "12")
+    code = main(["refit-prior", str(tmp_path / "model"), "--interactions", str(files[0]),
+                 "--item-prior-kind", "svd", "--output", str(tmp_path / "refit")])
+    assert code == 2
+    assert "item_prior_kind must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "refit").exists()

@@ -1,4 +1,4 @@
-"""``seqrec`` command line: train, export, evaluate, recommend."""
+"""``seqrec`` command line: train, export, refit-prior, evaluate, recommend."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ import numpy as np
 
 from .errors import SeqrecError
 
+_PRIOR_FLAGS = {"item_prior_weight": float, "item_prior_l2": float, "item_prior_kind": str,
+                "item_prior_rank": int}
+
+
 _HYPERPARAMS = {
     "hidden_units": int, "num_blocks": int, "num_heads": int, "dropout_rate": float,
     "num_negatives": int, "learning_rate": float, "epochs": int, "batch_size": int,
     "optimizer_name": str, "loss_fn_name": str, "weight_decay": float,
     "early_stopping_patience": int, "device": str, "random_state": int, "monitor": str,
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
-    "history_windows": str, "precision": str, "item_prior_weight": float,
-    "item_prior_l2": float, "item_prior_kind": str, "item_prior_rank": int,
+    "history_windows": str, "precision": str, **_PRIOR_FLAGS,
 }
 
 
@@ -90,6 +93,31 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_refit_prior(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("refit-prior", help="refit only the item prior of a saved model "
+                       "(the trained network is kept) and save the result")
+    p.add_argument("model_dir", help="saved model directory")
+    p.add_argument("--interactions", required=True,
+                   help="CSV/Parquet of the training rows (USER_ID, ITEM_ID, TIMESTAMP)")
+    p.add_argument("--schema", help="optional client schema YAML for --interactions")
+    p.add_argument("--output", required=True, help="model directory to write")
+    for name, kind in _PRIOR_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+
+
+def _run_refit_prior(args: argparse.Namespace) -> int:
+    from . import InteractionsDataset, SequentialRecommender
+
+    params = {k: getattr(args, k) for k in _PRIOR_FLAGS if getattr(args, k) is not None}
+    recommender = SequentialRecommender.load(args.model_dir)
+    recommender.refit_item_prior(InteractionsDataset(args.interactions, args.schema), **params)
+    recommender.save(args.output)
+    estimator = recommender.scorer.estimator
+    print(json.dumps({"saved": str(args.output),
+                      **{k: getattr(estimator, k) for k in _PRIOR_FLAGS}}, indent=1))
+    return 0
+
+
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact")
     p.add_argument("model", help="saved model directory or exported artifact directory")
@@ -139,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_export(sub)
+    _add_refit_prior(sub)
     _add_recommend(sub)
     try:
         from .evaluation.cli import add_evaluate_parser
@@ -153,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqrec`` console script."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend}
+    handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend,
+                "refit-prior": _run_refit_prior}
     try:
         if args.command == "evaluate":
             from .evaluation.cli import run_evaluate
