@@ -227,14 +227,7 @@ class SASRecEstimatorBase(ParamsMixin):
             raise InvalidParameterError(
                 f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
             )
-        check_prior_params(self.item_prior_weight, self.item_prior_l2, self.item_prior_kind,
-                           self.item_prior_rank)
-        if self.item_prior_weight and self._kind != "classifier":
-            raise InvalidParameterError(
-                f"item_prior_weight={self.item_prior_weight!r}: the item prior adds to "
-                "next-item logits and is only available for SASRecClassifierEstimator; "
-                "use item_prior_weight=0"
-            )
+        self._check_prior_params()
         if self.early_stopping_patience is not None:
             if int(self.early_stopping_patience) < 1:
                 raise InvalidParameterError("early_stopping_patience must be >= 1 or None")
@@ -244,6 +237,16 @@ class SASRecEstimatorBase(ParamsMixin):
                     "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
                     "second-to-last interaction) or set early_stopping_patience=None"
                 )
+
+    def _check_prior_params(self) -> None:
+        check_prior_params(self.item_prior_weight, self.item_prior_l2, self.item_prior_kind,
+                           self.item_prior_rank)
+        if self.item_prior_weight and self._kind != "classifier":
+            raise InvalidParameterError(
+                f"item_prior_weight={self.item_prior_weight!r}: the item prior adds to "
+                "next-item logits and is only available for SASRecClassifierEstimator; "
+                "use item_prior_weight=0"
+            )
 
     def _resolve_device(self) -> torch.device:
         if self.device in (None, "cpu"):
@@ -401,13 +404,7 @@ class SASRecEstimatorBase(ParamsMixin):
         previous = {name: getattr(self, name) for name in _PRIOR_PARAMS}
         self.set_params(**params)
         try:
-            check_prior_params(self.item_prior_weight, self.item_prior_l2,
-                               self.item_prior_kind, self.item_prior_rank)
-            if self.uses_item_prior and self._kind != "classifier":
-                raise InvalidParameterError(
-                    f"item_prior_weight={self.item_prior_weight!r}: the item prior is only "
-                    "available for SASRecClassifierEstimator; use item_prior_weight=0"
-                )
+            self._check_prior_params()
             if self.uses_item_prior and self.item_prior_kind == "ease":
                 check_prior_size(self.n_items_)
             network = self.build_network(self.n_items_).to(self.device_)
