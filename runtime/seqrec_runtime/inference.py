@@ -13,10 +13,6 @@ import numpy as np
 from .artifact import Artifact
 from .errors import ArtifactError
 from .ranking import top_k_indices
-from .sequences import distinct_history
-
-exclusion_matrix = distinct_history
-"""The ``exclude_items`` input of the top-k graph (also its ``history_items`` input)."""
 
 _NO_EXCLUSION = np.zeros((1, 1), dtype=np.int64)
 _NO_EXCLUSION.flags.writeable = False

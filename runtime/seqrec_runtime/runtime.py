@@ -15,9 +15,9 @@ from .artifact import Artifact, check_session_io, read_artifact
 from .batch import iter_chunks, recommend_all, resolve_top_k, score_all
 from .errors import ArtifactError, InvalidParameterError, InvalidParameterTypeError
 from .histories import ColdUserWarning, read_histories
-from .inference import Graphs, exclusion_matrix
+from .inference import Graphs
 from .ranking import check_flag, check_temperature, make_rng, rank
-from .sequences import Sequences, left_pad
+from .sequences import Sequences, distinct_history, left_pad
 from .table import ITEM_ID, normalize_ids
 
 
@@ -228,7 +228,7 @@ class SeqrecRuntime:
         for start, stop, items in iter_chunks(seqs, self.batch_size):
             seen = None
             if exclude_seen or graphs.with_history:
-                seen = exclusion_matrix(seqs, start, stop, self.n_items)
+                seen = distinct_history(seqs, start, stop, self.n_items)
             exclude = seen if exclude_seen else None
             top = graphs.top_indices(items, exclude, seen)[:, :top_k]
             cold = seqs.lengths[start:stop] == 0

@@ -248,6 +248,10 @@ class SASRecEstimatorBase(ParamsMixin):
                 "use item_prior_weight=0"
             )
 
+    def _check_prior_size(self, n_items: int) -> None:
+        if self.uses_item_prior and self.item_prior_kind == "ease":
+            check_prior_size(n_items)
+
     def _resolve_device(self) -> torch.device:
         if self.device in (None, "cpu"):
             return torch.device("cpu")
@@ -317,8 +321,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self
         """
         self._check_params(valid is not None)
-        if self.uses_item_prior and self.item_prior_kind == "ease":
-            check_prior_size(int(n_items))
+        self._check_prior_size(int(n_items))
         device = self._resolve_device()
         seed = self.random_state
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -405,12 +408,14 @@ class SASRecEstimatorBase(ParamsMixin):
         self.set_params(**params)
         try:
             self._check_prior_params()
-            if self.uses_item_prior and self.item_prior_kind == "ease":
-                check_prior_size(self.n_items_)
+            self._check_prior_size(self.n_items_)
             network = self.build_network(self.n_items_).to(self.device_)
             state = {k: v for k, v in self.network_.state_dict().items()
                      if not k.startswith("item_prior_")}
-            network.load_state_dict(state, strict=False)
+            missing, unexpected = network.load_state_dict(state, strict=False)
+            if unexpected or any(not k.startswith("item_prior_") for k in missing):
+                raise RuntimeError(f"trained weights do not fit the rebuilt network: "
+                                   f"missing {missing}, unexpected {unexpected}")
             network.eval()
             if self.uses_item_prior:
                 self._fit_item_prior(network, None, self.n_items_, prior_histories)
