@@ -105,18 +105,6 @@ class SASRecEstimatorBase(ParamsMixin):
     item_prior_rank
         Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
         by ``"ease"``.
-    bce_head_weight
-        ``0`` (default): off. ``> 0`` (classifiers only): a second, untied item output
-        table trained beside the main loss by the sampled BCE loss of the SASRec paper
-        (``bce_head_negatives`` uniform negatives per target), with this weight. Uniform
-        negatives train the order of the whole catalogue, where a full softmax trains
-        mostly its top.
-    bce_head_negatives
-        Uniform negatives per target for the BCE head (default 16).
-    bce_head_blend
-        Weight of the BCE head in the scores: its scores, centred and rescaled per user
-        to the spread of the main scores, times this weight, are added to the main
-        scores (default 1.0; ignored without the head).
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -153,9 +141,6 @@ class SASRecEstimatorBase(ParamsMixin):
         item_prior_l2: float = 500.0,
         item_prior_kind: str = "ease",
         item_prior_rank: int = 256,
-        bce_head_weight: float = 0.0,
-        bce_head_negatives: int = 16,
-        bce_head_blend: float = 1.0,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -186,9 +171,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.item_prior_l2 = item_prior_l2
         self.item_prior_kind = item_prior_kind
         self.item_prior_rank = item_prior_rank
-        self.bce_head_weight = bce_head_weight
-        self.bce_head_negatives = bce_head_negatives
-        self.bce_head_blend = bce_head_blend
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -246,7 +228,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
             )
         self._check_prior_params()
-        self._check_bce_head_params()
         if self.early_stopping_patience is not None:
             if int(self.early_stopping_patience) < 1:
                 raise InvalidParameterError("early_stopping_patience must be >= 1 or None")
@@ -266,21 +247,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 "next-item logits and is only available for SASRecClassifierEstimator; "
                 "use item_prior_weight=0"
             )
-
-    def _check_bce_head_params(self) -> None:
-        for name in ("bce_head_weight", "bce_head_blend"):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                    or not np.isfinite(value) or value < 0):
-                raise InvalidParameterError(f"{name} must be a finite number >= 0, got {value!r}")
-        value = self.bce_head_negatives
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise InvalidParameterError(
-                f"bce_head_negatives must be a positive int, got {value!r}")
-        if self.bce_head_weight and self._kind != "classifier":
-            raise InvalidParameterError(
-                f"bce_head_weight={self.bce_head_weight!r}: the BCE head scores next items "
-                "and is only available for SASRecClassifierEstimator; use bce_head_weight=0")
 
     def _check_prior_size(self, n_items: int) -> None:
         if self.uses_item_prior and self.item_prior_kind == "ease":
@@ -316,7 +282,6 @@ class SASRecEstimatorBase(ParamsMixin):
             item_prior=self.uses_item_prior,
             item_prior_rank=(min(int(self.item_prior_rank), n_items)
                              if self.item_prior_kind == "low_rank" else None),
-            bce_head=float(self.bce_head_weight) > 0,
         )
 
     @property
@@ -384,8 +349,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
                 pack_sequences=bool(self.pack_sequences),
-                bce_head_weight=float(self.bce_head_weight),
-                bce_head_negatives=int(self.bce_head_negatives),
             )
             history, best_epoch = run_training(
                 network,
@@ -398,8 +361,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 generator,
             )
         network.eval()
-        if network.bce_item_weights is not None:
-            network.bce_head_blend.fill_(float(self.bce_head_blend))
         if self.uses_item_prior:
             self._fit_item_prior(network, sequences, int(n_items), prior_histories)
         self.network_ = network

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..model import SASRecNetwork
-from .losses import LossFn, bce_loss
+from .losses import LossFn
 from .packing import pack_windows
 
 logger = logging.getLogger("seqrec")
@@ -53,8 +53,6 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
-    bce_head_weight: float = 0.0
-    bce_head_negatives: int = 16
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -72,15 +70,12 @@ def training_step_loss(
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
     pack_sequences: bool = False,
-    bce_head: tuple[float, int] | None = None,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
     With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
     (scores against every item) always runs in float32. With ``pack_sequences`` the
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
-    ``bce_head=(weight, negatives)`` adds ``weight`` times the sampled BCE loss of the
-    network's second output table (``bce_item_weights``).
     """
     if pack_sequences:
         packed = pack_windows(seqs, outcomes)
@@ -100,13 +95,7 @@ def training_step_loss(
     h = hidden[valid].float()
     t = targets[valid]
     y = outcomes[valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
-    loss = loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
-    if bce_head is not None and network.bce_item_weights is not None:
-        weight, negatives = bce_head
-        loss = loss + weight * bce_loss(h, t, y, network.bce_item_weights,
-                                        num_negatives=negatives,
-                                        generator=loss_kwargs["generator"])
-    return loss
+    return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
 
 
 @torch.no_grad()
@@ -211,8 +200,6 @@ def run_training(
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
                 config.autocast_dtype, config.pack_sequences,
-                (config.bce_head_weight, config.bce_head_negatives)
-                if config.bce_head_weight > 0 else None,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

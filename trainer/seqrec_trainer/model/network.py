@@ -36,12 +36,6 @@ class SASRecNetwork(nn.Module):
         (EASE). An int ``r``: it is ``item_prior_factors @ diag(item_prior_scales) @
         item_prior_factors.T`` with its diagonal set to zero, from buffers of shape
         ``(n_items, r)`` and ``(r,)``.
-    bce_head
-        Add a second, untied item output table ``bce_item_weights`` ``(n_items, d)``
-        trained by a sampled BCE loss beside the main loss (see
-        ``SASRecEstimatorBase.bce_head_weight``). :meth:`forward` adds its scores,
-        standardised per row to the main scores' spread and scaled by the buffer
-        ``bce_head_blend``.
     """
 
     def __init__(
@@ -54,7 +48,6 @@ class SASRecNetwork(nn.Module):
         dropout_rate: float = 0.2,
         item_prior: bool = False,
         item_prior_rank: int | None = None,
-        bce_head: bool = False,
     ) -> None:
         super().__init__()
         self.n_items = n_items
@@ -75,17 +68,12 @@ class SASRecNetwork(nn.Module):
                              torch.zeros(n_items, item_prior_rank) if low_rank else None)
         self.register_buffer("item_prior_scales",
                              torch.zeros(item_prior_rank) if low_rank else None)
-        self.bce_item_weights = nn.Parameter(torch.empty(n_items, hidden_units)) if bce_head \
-            else None
-        self.register_buffer("bce_head_blend", torch.zeros(()) if bce_head else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Small normal init for embeddings (pad row zero), Xavier for linear layers."""
         nn.init.normal_(self.item_embedding.weight, std=self.hidden_units**-0.5)
         nn.init.normal_(self.position_embedding.weight, std=self.hidden_units**-0.5)
-        if self.bce_item_weights is not None:
-            nn.init.normal_(self.bce_item_weights, std=self.hidden_units**-0.5)
         with torch.no_grad():
             self.item_embedding.weight[0].zero_()
         for module in self.modules():
@@ -170,20 +158,8 @@ class SASRecNetwork(nn.Module):
         ``(B, H)`` index matrix, 0 = padding) feed the prior term; ``None`` uses
         ``item_seq``. Without a prior it is ignored.
         """
-        hidden = self.encode_last(item_seq)
-        scores = hidden @ self.item_weights().T
-        if self.bce_item_weights is not None:
-            scores = scores + self.bce_head_blend * _matched_spread(
-                hidden @ self.bce_item_weights.T, scores)
+        scores = self.encode_last(item_seq) @ self.item_weights().T
         if self.has_item_prior:
             history = item_seq if history_items is None else history_items
             scores = scores + self.history_prior(history)
         return scores
-
-
-def _matched_spread(scores: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """``scores`` centred per row and rescaled to the per-row standard deviation of
-    ``reference`` (so a blend weight means the same for any scale of either head)."""
-    centred = scores - scores.mean(dim=1, keepdim=True)
-    scale = reference.std(dim=1, keepdim=True) / centred.std(dim=1, keepdim=True).clamp_min(1e-12)
-    return centred * scale
