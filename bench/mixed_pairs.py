@@ -6,6 +6,7 @@ second network trained with a *different* loss or size complements the first bet
 first model is the base; for each other model it reports that model alone + the prior, and
 the pair + the prior, the pair being the mean of the two models' per-user standardised
 scores rescaled to the base's per-user spread (so the prior weight keeps its meaning).
+With ``--together`` it also reports all the given models averaged the same way.
 
 Run: ``python bench/mixed_pairs.py BASE_DIR OTHER_DIR [OTHER_DIR ...] [--json OUT]`` on
 models saved by ``bench/quality_ml1m.py --validation-only --save-model DIR`` without a prior.
@@ -32,6 +33,8 @@ def main() -> int:
     parser = analysis_parser(__doc__)
     parser.add_argument("--l2", type=float, default=1000.0)
     parser.add_argument("--weight", type=float, default=5.0)
+    parser.add_argument("--together", action="store_true",
+                        help="also average all the given models (same standardisation)")
     args = parser.parse_args()
     if ml1m_missing():
         return 0
@@ -64,6 +67,9 @@ def main() -> int:
         pair = (standardised(base) + standardised(other)) / 2 * spread
         rows.append({"models": [str(path)], **evaluate(other)})
         rows.append({"models": [str(args.models[0]), str(path)], **evaluate(pair)})
+    if args.together:
+        together = np.mean([standardised(s) for s in data.scores], axis=0) * spread
+        rows.append({"models": [str(p) for p in args.models], **evaluate(together)})
     for row in rows:
         print(f"{' + '.join(row['models'])} + prior: val sampled HR@10 {row['sampled_hr']:.4f},"
               f" full NDCG@10 {row['full_ndcg']:.4f}", flush=True)
