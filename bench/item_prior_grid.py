@@ -101,6 +101,34 @@ def score_validation_users(models: list[Path]) -> ValidationScores:
                             items[order])
 
 
+def validation_metrics(data: ValidationScores, matrix: np.ndarray,
+                       seeds: int) -> tuple[float, float]:
+    """Full NDCG@10 and sampled HR@10 (mean over ``seeds`` negative draws) of the score
+    ``matrix`` (rows in ``data.user_ids`` order) on the validation item."""
+    from seqrec_trainer.evaluation import evaluate_many
+
+    model = FixedScores(data.item_ids, data.user_ids, matrix)
+    hr = []
+    for seed in range(seeds):
+        protocols = ("full", "sampled") if seed == 0 else ("sampled",)
+        r = evaluate_many(model, data.split.valid_input, data.split.valid, protocols=protocols,
+                          ks=(10,), random_state=seed)
+        if seed == 0:
+            ndcg = r["full"]["NDCG@10"]
+        hr.append(r["sampled"]["HR@10"])
+    return ndcg, float(np.mean(hr))
+
+
+def whole_history_ease(data: ValidationScores, l2: float) -> np.ndarray:
+    """The EASE prior term of every validation user: their whole training history's
+    indicator times the EASE matrix fitted on those histories (weight 1)."""
+    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
+
+    n_items = len(data.item_ids)
+    history = indicator_rows(data.user_ids, data.codes, data.items, n_items, None)
+    return history @ ease_matrix(cooccurrence_gram(data.codes, data.items, n_items), l2)
+
+
 def pivot(rows: list[dict], gammas: list[float]) -> str:
     head = " | ".join(f"γ = {g:g}" for g in gammas)
     lines = [f"| λ | history | prior | {head} |", "|---|---|---|" + "---|" * len(gammas)]
@@ -128,12 +156,11 @@ def main() -> int:
     args = parser.parse_args()
     if ml1m_missing():
         return 0
-    from seqrec_trainer.evaluation import evaluate_many
     from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix, low_rank_ridge
 
     data = score_validation_users(args.models)
-    split, scores, item_ids, user_ids = data.split, data.scores, data.item_ids, data.user_ids
-    codes, items, max_len, rows_in = data.codes, data.items, data.max_len, data.split.valid_input
+    scores, item_ids, user_ids = data.scores, data.item_ids, data.user_ids
+    codes, items, max_len = data.codes, data.items, data.max_len
     n_items = len(item_ids)
     longer = int((np.bincount(codes) > max_len).sum())
     print(f"{longer} of {len(user_ids)} users ({100 * longer / len(user_ids):.1f} %) have more "
@@ -143,23 +170,12 @@ def main() -> int:
     indicators = {h: indicator_rows(user_ids, codes, items, n_items, spans[h])
                   for h in args.histories.split(",")}
 
-    def evaluate(matrix: np.ndarray) -> tuple[float, float]:
-        model = FixedScores(item_ids, user_ids, matrix)
-        hr = []
-        for seed in range(args.seeds):
-            protocols = ("full", "sampled") if seed == 0 else ("sampled",)
-            r = evaluate_many(model, rows_in, split.valid, protocols=protocols, ks=(10,),
-                              random_state=seed)
-            if seed == 0:
-                ndcg = r["full"]["NDCG@10"]
-            hr.append(r["sampled"]["HR@10"])
-        return ndcg, float(np.mean(hr))
-
     rows = []
 
     def record(l2: float, history: str, gamma: float, prior: np.ndarray | None,
                rank: int | None = None) -> None:
-        results = [evaluate(s if prior is None else s + gamma * prior) for s in scores]
+        results = [validation_metrics(data, s if prior is None else s + gamma * prior,
+                                      args.seeds) for s in scores]
         row = {"l2": l2, "history": history, "gamma": gamma, "rank": rank,
                "full_ndcg": float(np.mean([r[0] for r in results])),
                "sampled_hr": float(np.mean([r[1] for r in results]))}

@@ -23,9 +23,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blend_analysis import FixedScores  # noqa: E402
 from common import ml1m_missing  # noqa: E402
-from item_prior_grid import analysis_parser, indicator_rows, score_validation_users  # noqa: E402
+from item_prior_grid import (  # noqa: E402
+    analysis_parser,
+    score_validation_users,
+    validation_metrics,
+    whole_history_ease,
+)
 from prior_headroom import standardised  # noqa: E402
 
 
@@ -38,38 +42,22 @@ def main() -> int:
     args = parser.parse_args()
     if ml1m_missing():
         return 0
-    from seqrec_trainer.evaluation.protocols import compute_ranks
-    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
-
     data = score_validation_users(args.models)
-    n_items = len(data.item_ids)
-    history = indicator_rows(data.user_ids, data.codes, data.items, n_items, None)
-    prior = args.weight * (history @ ease_matrix(
-        cooccurrence_gram(data.codes, data.items, n_items), args.l2))
+    prior = args.weight * whole_history_ease(data, args.l2)
 
-    def evaluate(scores: np.ndarray) -> dict:
-        fixed = FixedScores(data.item_ids, data.user_ids, scores + prior)
-        hits = []
-        for seed in range(args.seeds):
-            r = compute_ranks(fixed, data.split.valid_input, data.split.valid,
-                              protocols=("full", "sampled") if seed == 0 else ("sampled",),
-                              random_state=seed)
-            hits.append(float((r.ranks["sampled"] < 10).mean()))
-            if seed == 0:
-                full = r.ranks["full"]
-                ndcg = float(np.where(full < 10, 1 / np.log2(full + 2), 0.0).mean())
-        return {"sampled_hr": float(np.mean(hits)), "full_ndcg": ndcg}
+    def evaluate(models: list[Path], scores: np.ndarray) -> dict:
+        ndcg, hr = validation_metrics(data, scores + prior, args.seeds)
+        return {"models": [str(m) for m in models], "sampled_hr": hr, "full_ndcg": ndcg}
 
-    base = data.scores[0]
-    spread = base.std(1, keepdims=True)
-    rows = [{"models": [str(args.models[0])], **evaluate(base)}]
+    base, first = data.scores[0], args.models[0]
+    spread, base_z = base.std(1, keepdims=True), standardised(base)
+    rows = [evaluate([first], base)]
     for path, other in zip(args.models[1:], data.scores[1:], strict=True):
-        pair = (standardised(base) + standardised(other)) / 2 * spread
-        rows.append({"models": [str(path)], **evaluate(other)})
-        rows.append({"models": [str(args.models[0]), str(path)], **evaluate(pair)})
+        rows.append(evaluate([path], other))
+        rows.append(evaluate([first, path], (base_z + standardised(other)) / 2 * spread))
     if args.together:
         together = np.mean([standardised(s) for s in data.scores], axis=0) * spread
-        rows.append({"models": [str(p) for p in args.models], **evaluate(together)})
+        rows.append(evaluate(args.models, together))
     for row in rows:
         print(f"{' + '.join(row['models'])} + prior: val sampled HR@10 {row['sampled_hr']:.4f},"
               f" full NDCG@10 {row['full_ndcg']:.4f}", flush=True)

@@ -37,6 +37,7 @@ from item_prior_grid import (  # noqa: E402
     analysis_parser,
     indicator_rows,
     score_validation_users,
+    whole_history_ease,
 )
 
 BUCKETS = ((0, 50), (50, 100), (100, 200), (200, 400), (400, None))
@@ -88,14 +89,13 @@ def main() -> int:
         return 0
     from seqrec_trainer.evaluation.protocols import compute_ranks
     from seqrec_trainer.evaluation.split import positions_from_end
-    from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
 
     data = score_validation_users(args.models)
     scores, user_ids, codes, items = data.scores, data.user_ids, data.codes, data.items
     n_users, n_items = len(user_ids), len(data.item_ids)
     lengths = np.bincount(codes, minlength=n_users)
     history = indicator_rows(user_ids, codes, items, n_items, None)
-    prior = history @ ease_matrix(cooccurrence_gram(codes, items, n_items), args.l2)
+    prior = whole_history_ease(data, args.l2)
     results: dict[str, dict] = {}
 
     def evaluate(name: str, make: Callable[[np.ndarray], np.ndarray],
