@@ -105,14 +105,6 @@ class SASRecEstimatorBase(ParamsMixin):
     item_prior_rank
         Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
         by ``"ease"``.
-    future_targets
-        ``1`` (default): each position is trained to predict its next item. ``k > 1``
-        (``loss_fn_name="ce"`` only): each position is trained against its next ``k``
-        items of the same window in one softmax (a dense "next-k" loss), weights
-        ``future_decay ** j`` for the ``j``-th later item, normalised per position.
-        Validation, checkpoint choice and scoring still use the next item only.
-    future_decay
-        Weight decay of later targets, in ``(0, 1]`` (default 1: equal weights).
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -149,8 +141,6 @@ class SASRecEstimatorBase(ParamsMixin):
         item_prior_l2: float = 500.0,
         item_prior_kind: str = "ease",
         item_prior_rank: int = 256,
-        future_targets: int = 1,
-        future_decay: float = 1.0,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -181,8 +171,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.item_prior_l2 = item_prior_l2
         self.item_prior_kind = item_prior_kind
         self.item_prior_rank = item_prior_rank
-        self.future_targets = future_targets
-        self.future_decay = future_decay
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -194,7 +182,6 @@ class SASRecEstimatorBase(ParamsMixin):
             "max_len",
             "epochs",
             "batch_size",
-            "future_targets",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -240,7 +227,6 @@ class SASRecEstimatorBase(ParamsMixin):
             raise InvalidParameterError(
                 f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
             )
-        self._check_future_params()
         self._check_prior_params()
         if self.early_stopping_patience is not None:
             if int(self.early_stopping_patience) < 1:
@@ -251,18 +237,6 @@ class SASRecEstimatorBase(ParamsMixin):
                     "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
                     "second-to-last interaction) or set early_stopping_patience=None"
                 )
-
-    def _check_future_params(self) -> None:
-        if not 0.0 < float(self.future_decay) <= 1.0:
-            raise InvalidParameterError(
-                f"future_decay must be in (0, 1], got {self.future_decay!r}"
-            )
-        if self.future_targets > 1 and self.loss_fn_name != "ce":
-            raise InvalidParameterError(
-                f"future_targets={self.future_targets} needs loss_fn_name='ce' (full softmax "
-                f"over several targets per position), got loss_fn_name={self.loss_fn_name!r}; "
-                "use future_targets=1"
-            )
 
     def _check_prior_params(self) -> None:
         check_prior_params(self.item_prior_weight, self.item_prior_l2, self.item_prior_kind,
@@ -375,7 +349,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
                 pack_sequences=bool(self.pack_sequences),
-                future_targets=int(self.future_targets),
             )
             history, best_epoch = run_training(
                 network,
@@ -484,7 +457,6 @@ class SASRecEstimatorBase(ParamsMixin):
             "generator": generator,
             "label_smoothing": float(self.label_smoothing),
             "weighted": has_outcome,
-            "future_decay": float(self.future_decay),
         }
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):

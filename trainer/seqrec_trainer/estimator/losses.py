@@ -47,36 +47,14 @@ def _mean_weights(outcomes: torch.Tensor, weighted: bool) -> torch.Tensor:
     return outcomes / outcomes.sum().clamp_min(1e-12)
 
 
-def ce_loss(
-    h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, later=None,
-    future_decay=1.0, **_,
-):
+def ce_loss(h, targets, outcomes, items, *, label_smoothing=0.0, weighted=False, **_):
     """Full softmax cross-entropy over all items ("SASRec+"); OUTCOME weights targets.
 
     Computed by :func:`full_softmax_cross_entropy` (chunked on CPU: same value and
     gradients as ``F.cross_entropy`` without materialising all logits).
-
-    ``later=(items, outcomes)``, both ``(M, k)`` with 0 past the window's end, trains
-    each position against its next ``k`` items ("future targets"): the ``j``-th next
-    item (``j = 0 ..``) weighs ``future_decay ** j``, normalised over the items that exist
-    so that every position weighs 1 (times its items' OUTCOME when ``weighted``).
     """
-    if later is None:
-        weights = _mean_weights(outcomes.to(h.dtype), weighted)
-        return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
-    later_items, later_outcomes = later
-    present = (later_items != 0).to(h.dtype)
-    decay = float(future_decay) ** torch.arange(
-        later_items.shape[1], device=h.device, dtype=h.dtype
-    )
-    weights = present * decay
-    weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
-    if weighted:
-        weights = weights * later_outcomes.to(h.dtype)
-    weights = weights / weights.sum().clamp_min(1e-12)
-    return full_softmax_cross_entropy(
-        h, items, (later_items - 1).clamp_min(0), weights, label_smoothing
-    )
+    weights = _mean_weights(outcomes.to(h.dtype), weighted)
+    return full_softmax_cross_entropy(h, items, targets - 1, weights, label_smoothing)
 
 
 def sampled_softmax_loss(

@@ -31,9 +31,6 @@ class PackedBatch:
         Window id per slot, -1 in unused slots.
     outcomes
         OUTCOME of each slot's target, or ``None``.
-    extras
-        Each extra per-input tensor ``(B, max_len, ...)`` given to :func:`pack_windows`,
-        moved to ``(rows, max_len, ...)`` slots like ``targets`` (0 in unused slots).
     """
 
     inputs: torch.Tensor
@@ -41,7 +38,6 @@ class PackedBatch:
     positions: torch.Tensor
     segments: torch.Tensor
     outcomes: torch.Tensor | None
-    extras: tuple[torch.Tensor, ...] = ()
 
 
 def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,11 +65,7 @@ def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray
     return bins, offsets
 
 
-def pack_windows(
-    windows: torch.Tensor,
-    outcomes: torch.Tensor | None = None,
-    extras: tuple[torch.Tensor, ...] = (),
-) -> PackedBatch:
+def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None) -> PackedBatch:
     """Pack left-padded windows ``(B, max_len + 1)`` into rows of ``max_len`` slots.
 
     A window with ``n`` real items has ``n - 1`` (input, target) pairs, its right end;
@@ -85,9 +77,6 @@ def pack_windows(
         Item indices, left-padded with 0 (real items contiguous at the right).
     outcomes
         OUTCOME aligned with ``windows``, or ``None``.
-    extras
-        Tensors ``(B, max_len, ...)`` aligned with the inputs ``windows[:, :-1]`` (e.g.
-        each position's later targets), packed slot for slot with them.
     """
     inputs, targets = windows[:, :-1], windows[:, 1:]
     width = inputs.shape[1]
@@ -113,10 +102,9 @@ def pack_windows(
     slot_t = torch.as_tensor(slot, device=device)
 
     def scatter(values: torch.Tensor, fill: float | int) -> torch.Tensor:
-        trailing = values.shape[2:]
-        flat = values.new_full((n_rows * width, *trailing), fill)
-        flat[slot_t] = values.reshape(-1, *trailing)[source_t]
-        return flat.view(n_rows, width, *trailing)
+        flat = values.new_full((n_rows * width,), fill)
+        flat[slot_t] = values.reshape(-1)[source_t]
+        return flat.view(n_rows, width)
 
     def place(values: np.ndarray, fill: int) -> torch.Tensor:
         flat = torch.full((n_rows * width,), fill, dtype=torch.long, device=device)
@@ -129,5 +117,4 @@ def pack_windows(
         positions=place(position, 0),
         segments=place(segment, -1),
         outcomes=scatter(outcomes[:, 1:], 0) if outcomes is not None else None,
-        extras=tuple(scatter(extra, 0) for extra in extras),
     )

@@ -53,18 +53,6 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
-    future_targets: int = 1
-
-
-def later_targets(seqs: torch.Tensor, k: int) -> torch.Tensor:
-    """``(B, W - 1, k)``: for input position ``p`` of ``seqs[:, :-1]``, items ``p+1 .. p+k``.
-
-    Entries past the window's end are 0 (never another window's items); column 0 equals
-    ``seqs[:, 1:]``.
-    """
-    width = seqs.shape[1]
-    padded = torch.nn.functional.pad(seqs, (0, k))
-    return torch.stack([padded[:, j : j + width - 1] for j in range(1, k + 1)], dim=-1)
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -82,35 +70,23 @@ def training_step_loss(
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
     pack_sequences: bool = False,
-    future_targets: int = 1,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
     With ``autocast_dtype`` the encoder runs under autocast in that dtype; the loss head
     (scores against every item) always runs in float32. With ``pack_sequences`` the
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
-    With ``future_targets = k > 1`` each target position also receives the next ``k``
-    items of its window (``later=(items, outcomes)`` of shape ``(M, k)`` in the loss
-    kwargs, 0 past the window's end).
     """
-    if not pack_sequences:
+    if pack_sequences:
+        packed = pack_windows(seqs, outcomes)
+        inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
+        positions, segments = packed.positions, packed.segments
+    else:
         width = seqs.shape[1]
         seqs = trim_to_longest(seqs)
-        if outcomes is not None:
-            outcomes = outcomes[:, width - seqs.shape[1]:]
-    extras: tuple[torch.Tensor, ...] = ()
-    if future_targets > 1:
-        extras = (later_targets(seqs, future_targets),)
-        if outcomes is not None:
-            extras += (later_targets(outcomes, future_targets),)
-    if pack_sequences:
-        packed = pack_windows(seqs, outcomes, extras)
-        inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
-        positions, segments, extras = packed.positions, packed.segments, packed.extras
-    else:
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         if outcomes is not None:
-            outcomes = outcomes[:, 1:]
+            outcomes = outcomes[:, width - seqs.shape[1] + 1:]
         positions = segments = None
     with torch.autocast(inputs.device.type, dtype=autocast_dtype or torch.bfloat16,
                         enabled=autocast_dtype is not None):
@@ -119,10 +95,6 @@ def training_step_loss(
     h = hidden[valid].float()
     t = targets[valid]
     y = outcomes[valid] if outcomes is not None else torch.ones_like(t, dtype=h.dtype)
-    if extras:
-        later = extras[0][valid]
-        later_y = extras[1][valid] if len(extras) > 1 else (later != 0).to(h.dtype)
-        loss_kwargs = {**loss_kwargs, "later": (later, later_y)}
     return loss_fn(h, t, y, network.item_weights(), **loss_kwargs)
 
 
@@ -227,7 +199,7 @@ def run_training(
             batch_outcomes = outcomes[idx] if outcomes is not None else None
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype, config.pack_sequences, config.future_targets,
+                config.autocast_dtype, config.pack_sequences,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
