@@ -37,8 +37,6 @@ class SequentialScorer:
             outcomes=prepared.train.outcomes,
             valid=prepared.valid,
             prior_histories=prepared.histories,
-            users=prepared.train.users,
-            n_users=prepared.summary["n_users"],
         )
         self.vocabulary_ = vocabulary
         self.popularity_ = prepared.popularity

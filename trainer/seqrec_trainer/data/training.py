@@ -14,7 +14,7 @@ from seqrec_runtime.vocabulary import ItemVocabulary
 
 from ..errors import NotEnoughDataError
 from ..estimator.training import TrainingData, ValidationData
-from .windows import all_windows, window_users
+from .windows import all_windows
 
 logger = logging.getLogger("seqrec")
 
@@ -142,7 +142,6 @@ def prepare(
             inputs=inputs[valid_user[usable]],
             targets=valid_index[usable],
             outcomes=valid_outcome[usable] if valid_outcome is not None else None,
-            users=valid_user[usable] + 1,
         )
     popularity = np.bincount(index[kept], minlength=len(vocabulary) + 1)[1:].astype(np.float64)
     popularity = (popularity / max(popularity.sum(), 1.0)).astype(np.float32)
@@ -155,13 +154,11 @@ def prepare(
             max_len + 1,
             {name: values[known] for name, values in (aligned or {}).items()},
         )
-        train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME),
-                             users=window_users(user_codes[kept][known], max_len + 1) + 1)
+        train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME))
     else:
         train = TrainingData(
             sequences=seqs.items[has_target],
             outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
-            users=seqs.user_ids[has_target] + 1,
         )
     summary = {
         "n_interactions": int(len(index)),

@@ -14,15 +14,6 @@ import numpy as np
 HISTORY_WINDOWS = ("last", "all")
 
 
-def window_users(sorted_users: np.ndarray, width: int) -> np.ndarray:
-    """User code of each window :func:`all_windows` builds from the same rows, in order."""
-    step = width - 1
-    n_users = int(sorted_users.max()) + 1 if len(sorted_users) else 0
-    counts = np.bincount(sorted_users, minlength=n_users)
-    n_windows = np.where(counts >= 2, (counts - 1 + step - 1) // step, 0)
-    return np.repeat(np.arange(n_users), n_windows)
-
-
 def all_windows(
     sorted_users: np.ndarray,
     sorted_items: np.ndarray,

@@ -105,12 +105,6 @@ class SASRecEstimatorBase(ParamsMixin):
     item_prior_rank
         Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
         by ``"ease"``.
-    user_embedding
-        Experimental (session 12 screen, trainer only: not saved, exported or served).
-        ``True``: a user-ID table (row 0 = unknown user) whose row is added to every input
-        position, as in SSE-PT (Wu et al., RecSys 2020). ``fit`` then needs ``users``.
-    user_dropout
-        Probability that a training window's user is replaced by the unknown row.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -147,8 +141,6 @@ class SASRecEstimatorBase(ParamsMixin):
         item_prior_l2: float = 500.0,
         item_prior_kind: str = "ease",
         item_prior_rank: int = 256,
-        user_embedding: bool = False,
-        user_dropout: float = 0.1,
     ) -> None:
         self.hidden_units = hidden_units
         self.num_blocks = num_blocks
@@ -179,8 +171,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.item_prior_l2 = item_prior_l2
         self.item_prior_kind = item_prior_kind
         self.item_prior_rank = item_prior_rank
-        self.user_embedding = user_embedding
-        self.user_dropout = user_dropout
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
@@ -280,7 +270,7 @@ class SASRecEstimatorBase(ParamsMixin):
         return device
 
     # ------------------------------------------------------------------ fitting
-    def build_network(self, n_items: int, n_users: int = 0) -> SASRecNetwork:
+    def build_network(self, n_items: int) -> SASRecNetwork:
         """A freshly initialised network for ``n_items`` items."""
         return SASRecNetwork(
             n_items=n_items,
@@ -292,7 +282,6 @@ class SASRecEstimatorBase(ParamsMixin):
             item_prior=self.uses_item_prior,
             item_prior_rank=(min(int(self.item_prior_rank), n_items)
                              if self.item_prior_kind == "low_rank" else None),
-            n_users=n_users if self.user_embedding else 0,
         )
 
     @property
@@ -307,8 +296,6 @@ class SASRecEstimatorBase(ParamsMixin):
         outcomes: np.ndarray | None = None,
         valid: ValidationData | None = None,
         prior_histories: tuple[np.ndarray, np.ndarray] | None = None,
-        users: np.ndarray | None = None,
-        n_users: int = 0,
     ) -> SASRecEstimatorBase:
         """Train on ``(n, max_len + 1)`` left-padded index sequences.
 
@@ -340,7 +327,7 @@ class SASRecEstimatorBase(ParamsMixin):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             if seed is not None:
                 torch.manual_seed(int(seed))
-            network = self.build_network(n_items, n_users).to(device)
+            network = self.build_network(n_items).to(device)
             generator = torch.Generator(device=device)
             generator.manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**62))
             optimizer = _OPTIMIZERS[self.optimizer_name](
@@ -362,13 +349,12 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=_PRECISIONS[self.precision],
                 pack_sequences=bool(self.pack_sequences),
-                user_dropout=float(self.user_dropout) if self.user_embedding else 0.0,
             )
             history, best_epoch = run_training(
                 network,
                 optimizer,
                 scheduler,
-                TrainingData(sequences, outcomes, users if self.user_embedding else None),
+                TrainingData(sequences, outcomes),
                 valid,
                 config,
                 device,
@@ -379,7 +365,6 @@ class SASRecEstimatorBase(ParamsMixin):
             self._fit_item_prior(network, sequences, int(n_items), prior_histories)
         self.network_ = network
         self.n_items_ = int(n_items)
-        self.n_users_ = int(n_users) if self.user_embedding else 0
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.device_ = device
@@ -424,8 +409,7 @@ class SASRecEstimatorBase(ParamsMixin):
         try:
             self._check_prior_params()
             self._check_prior_size(self.n_items_)
-            network = self.build_network(self.n_items_, getattr(self, "n_users_", 0))
-            network = network.to(self.device_)
+            network = self.build_network(self.n_items_).to(self.device_)
             state = {k: v for k, v in self.network_.state_dict().items()
                      if not k.startswith("item_prior_")}
             missing, unexpected = network.load_state_dict(state, strict=False)

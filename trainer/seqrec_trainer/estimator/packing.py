@@ -38,7 +38,6 @@ class PackedBatch:
     positions: torch.Tensor
     segments: torch.Tensor
     outcomes: torch.Tensor | None
-    users: torch.Tensor | None = None
 
 
 def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +65,7 @@ def first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray
     return bins, offsets
 
 
-def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None,
-                 users: torch.Tensor | None = None) -> PackedBatch:
+def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None) -> PackedBatch:
     """Pack left-padded windows ``(B, max_len + 1)`` into rows of ``max_len`` slots.
 
     A window with ``n`` real items has ``n - 1`` (input, target) pairs, its right end;
@@ -79,8 +77,6 @@ def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None,
         Item indices, left-padded with 0 (real items contiguous at the right).
     outcomes
         OUTCOME aligned with ``windows``, or ``None``.
-    users
-        One user index per window (placed on every slot of the window), or ``None``.
     """
     inputs, targets = windows[:, :-1], windows[:, 1:]
     width = inputs.shape[1]
@@ -121,5 +117,4 @@ def pack_windows(windows: torch.Tensor, outcomes: torch.Tensor | None = None,
         positions=place(position, 0),
         segments=place(segment, -1),
         outcomes=scatter(outcomes[:, 1:], 0) if outcomes is not None else None,
-        users=(place(users.cpu().numpy()[keep][segment], 0) if users is not None else None),
     )

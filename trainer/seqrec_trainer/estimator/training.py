@@ -25,8 +25,6 @@ class TrainingData:
 
     sequences: np.ndarray
     outcomes: np.ndarray | None
-    users: np.ndarray | None = None
-    """User index per sequence (1..n_users) for a network with a user embedding."""
 
 
 @dataclass
@@ -36,7 +34,6 @@ class ValidationData:
     inputs: np.ndarray
     targets: np.ndarray
     outcomes: np.ndarray | None
-    users: np.ndarray | None = None
 
 
 @dataclass
@@ -56,7 +53,6 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
-    user_dropout: float = 0.0
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -74,7 +70,6 @@ def training_step_loss(
     loss_kwargs: dict[str, Any],
     autocast_dtype: torch.dtype | None = None,
     pack_sequences: bool = False,
-    users: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Loss of one batch: every position with a real input and a real next item is a target.
 
@@ -83,9 +78,9 @@ def training_step_loss(
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
     """
     if pack_sequences:
-        packed = pack_windows(seqs, outcomes, users)
+        packed = pack_windows(seqs, outcomes)
         inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
-        positions, segments, users = packed.positions, packed.segments, packed.users
+        positions, segments = packed.positions, packed.segments
     else:
         width = seqs.shape[1]
         seqs = trim_to_longest(seqs)
@@ -95,7 +90,7 @@ def training_step_loss(
         positions = segments = None
     with torch.autocast(inputs.device.type, dtype=autocast_dtype or torch.bfloat16,
                         enabled=autocast_dtype is not None):
-        hidden = network.encode(inputs, positions, segments, users)
+        hidden = network.encode(inputs, positions, segments)
     valid = (inputs != 0) & (targets != 0)
     h = hidden[valid].float()
     t = targets[valid]
@@ -129,9 +124,7 @@ def validate(
             y = torch.as_tensor(valid.outcomes[start:stop], device=device)
         else:
             y = torch.ones(len(targets), device=device)
-        users = (torch.as_tensor(valid.users[start:stop], device=device)
-                 if valid.users is not None else None)
-        h = network.encode_last(inputs, users)
+        h = network.encode_last(inputs)
         loss = loss_fn(h, targets, y, items, **loss_kwargs)
         total_loss += float(loss) * len(targets)
         if ranking_metrics:
@@ -192,8 +185,6 @@ def run_training(
         if data.outcomes is not None
         else None
     )
-    users = (torch.as_tensor(data.users, dtype=torch.long, device=device)
-             if data.users is not None else None)
     n = seqs.shape[0]
     tracker = BestTracker(config.monitor) if valid is not None else None
     history: list[dict[str, float]] = []
@@ -206,15 +197,9 @@ def run_training(
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
             batch_outcomes = outcomes[idx] if outcomes is not None else None
-            batch_users = None
-            if users is not None:
-                batch_users = users[idx]
-                if config.user_dropout > 0:
-                    drop = torch.rand(len(idx), device=device, generator=generator)
-                    batch_users = batch_users.masked_fill(drop < config.user_dropout, 0)
             loss = training_step_loss(
                 network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype, config.pack_sequences, batch_users,
+                config.autocast_dtype, config.pack_sequences,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

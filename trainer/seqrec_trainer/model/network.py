@@ -48,7 +48,6 @@ class SASRecNetwork(nn.Module):
         dropout_rate: float = 0.2,
         item_prior: bool = False,
         item_prior_rank: int | None = None,
-        n_users: int = 0,
     ) -> None:
         super().__init__()
         self.n_items = n_items
@@ -56,8 +55,6 @@ class SASRecNetwork(nn.Module):
         self.hidden_units = hidden_units
         self.item_embedding = nn.Embedding(n_items + 1, hidden_units, padding_idx=0)
         self.position_embedding = nn.Embedding(max_len, hidden_units)
-        # row 0 = the unknown user; rows 1..n_users = users seen in training
-        self.user_embedding = nn.Embedding(n_users + 1, hidden_units) if n_users else None
         self.embedding_dropout = FastDropout(dropout_rate)
         self.blocks = nn.ModuleList(
             TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
@@ -77,8 +74,6 @@ class SASRecNetwork(nn.Module):
         """Small normal init for embeddings (pad row zero), Xavier for linear layers."""
         nn.init.normal_(self.item_embedding.weight, std=self.hidden_units**-0.5)
         nn.init.normal_(self.position_embedding.weight, std=self.hidden_units**-0.5)
-        if self.user_embedding is not None:
-            nn.init.normal_(self.user_embedding.weight, std=self.hidden_units**-0.5)
         with torch.no_grad():
             self.item_embedding.weight[0].zero_()
         for module in self.modules():
@@ -86,18 +81,12 @@ class SASRecNetwork(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def _embed(self, item_seq: torch.Tensor, positions: torch.Tensor | None = None,
-               users: torch.Tensor | None = None) -> torch.Tensor:
+    def _embed(self, item_seq: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         if positions is None:
             length = item_seq.shape[1]
             positions = ((length - 1) - torch.arange(length, device=item_seq.device)).unsqueeze(0)
         x = self.item_embedding(item_seq) * math.sqrt(self.hidden_units)
         x = x + self.position_embedding(positions)
-        if self.user_embedding is not None:
-            if users is None:
-                users = torch.zeros(item_seq.shape[0], dtype=torch.long, device=item_seq.device)
-            u = self.user_embedding(users) * math.sqrt(self.hidden_units)
-            x = x + (u.unsqueeze(1) if users.dim() == 1 else u)
         return self.embedding_dropout(x)
 
     def encode(
@@ -105,26 +94,24 @@ class SASRecNetwork(nn.Module):
         item_seq: torch.Tensor,
         positions: torch.Tensor | None = None,
         segments: torch.Tensor | None = None,
-        users: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Hidden state at every position: ``(B, L, d)`` (used for training).
 
         Packed rows (``estimator.packing``) pass per-slot ``positions`` and ``segments``;
         each segment is then encoded exactly as its window alone, left-padded.
         """
-        x = self._embed(item_seq, positions, users)
+        x = self._embed(item_seq, positions)
         mask = causal_padding_mask(item_seq) if segments is None else segment_causal_mask(segments)
         for block in self.blocks:
             x = block(x, mask)
         return self.final_norm(x)
 
-    def encode_last(self, item_seq: torch.Tensor,
-                    users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode_last(self, item_seq: torch.Tensor) -> torch.Tensor:
         """Hidden state of the last position only: ``(B, d)``.
 
         The final block computes only the last query (the others are never needed).
         """
-        x = self._embed(item_seq, users=users)
+        x = self._embed(item_seq)
         blocks = list(self.blocks)
         if len(blocks) > 1:
             mask = causal_padding_mask(item_seq)
