@@ -36,6 +36,7 @@ def test_preset_sets_max_len_and_its_parameters(files, tmp_path):
     )
 
 
+@pytest.mark.filterwarnings("ignore::seqrec_trainer.errors.SlowPrecisionWarning")
 def test_flags_override_the_preset(files, tmp_path):
     recommender = _train(files, tmp_path, "--preset", "ml-1m", "--max-len", "12",
                          "--history-windows", "last", "--precision", "bf16",

@@ -1,7 +1,7 @@
 """seqrec trainer: SASRec sequential recommendation in PyTorch, scikit-rec style API."""
 
 from .data import InteractionsDataset, ItemsDataset
-from .errors import DeviceFallbackWarning, NotFittedError, SeqrecError
+from .errors import DeviceFallbackWarning, NotFittedError, SeqrecError, SlowPrecisionWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .recommender import SequentialRecommender
 from .scorer import SequentialScorer
@@ -18,5 +18,6 @@ __all__ = [
     "SeqrecError",
     "SequentialRecommender",
     "SequentialScorer",
+    "SlowPrecisionWarning",
     "__version__",
 ]

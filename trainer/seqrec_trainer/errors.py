@@ -25,6 +25,10 @@ class DeviceFallbackWarning(UserWarning):
     """A model trained on a GPU was loaded onto the CPU because no GPU is available."""
 
 
+class SlowPrecisionWarning(UserWarning):
+    """``precision="bf16"`` was asked for on hardware that only emulates bfloat16."""
+
+
 class NotEnoughDataError(SeqrecError, ValueError):
     """Training data without a single (history, next item) pair to learn from."""
 
@@ -42,6 +46,7 @@ __all__ = [
     "NotFittedError",
     "SchemaError",
     "SeqrecError",
+    "SlowPrecisionWarning",
     "TimestampTypeError",
     "UnsupportedFormatError",
 ]

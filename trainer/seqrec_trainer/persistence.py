@@ -71,6 +71,7 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
                 "recommender": {"max_len": int(recommender.max_len)},
                 "n_items": estimator.n_items_,
                 "best_epoch": estimator.best_epoch_,
+                "precision": estimator.precision_,
                 "history": estimator.history_,
                 "training_summary": recommender.training_summary_,
                 "sha256": {
@@ -176,6 +177,7 @@ def load_recommender(path: str | Path, device: str | None = None) -> SequentialR
     estimator.n_items_ = n_items
     estimator.history_ = config.get("history", [])
     estimator.best_epoch_ = config.get("best_epoch")
+    estimator.precision_ = config.get("precision")
     estimator.device_ = device
     scorer = SequentialScorer(estimator)
     scorer.vocabulary_ = vocabulary

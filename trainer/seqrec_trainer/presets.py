@@ -4,7 +4,8 @@
 thousand items): full softmax cross-entropy ("SASRec+"), max_len 200, hidden 128, 3
 blocks, dropout 0.1, AdamW with weight decay 0.1, every interaction of long histories used
 (``history_windows="all"``), warm-up + cosine decay, bfloat16 autocast in the transformer
-blocks (``precision="bf16"``), checkpoint by validation NDCG@10, and an item-item
+blocks where the hardware computes bfloat16 natively and float32 elsewhere
+(``precision="auto"``), checkpoint by validation NDCG@10, and an item-item
 co-occurrence prior (EASE, weight 5, lambda 1000) added to the logits from the user's whole
 history. Each change from the previous recipe was chosen on the validation item in
 BENCHMARKS.md's tuning tables (the prior by validation sampled HR@10 under a full-ranking
@@ -34,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 30,
         "optimizer_name": "adamw",
         "weight_decay": 0.1,
-        "precision": "bf16",
+        "precision": "auto",
         "loss_fn_name": "ce",
         "early_stopping_patience": 10,
         "monitor": "val_ndcg@10",

@@ -127,6 +127,7 @@ class SequentialRecommender:
             **prepared.summary,
             "epochs_run": len(estimator.history_),
             "best_epoch": estimator.best_epoch_,
+            "precision": estimator.precision_,
             "train_seconds": round(time.perf_counter() - started, 3),
         }
         return self

@@ -260,6 +260,7 @@ def test_predict_scores_before_fit():
         SASRecClassifierEstimator().predict_scores(np.ones((1, 3), dtype=np.int64))
 
 
+@pytest.mark.filterwarnings("ignore::seqrec_trainer.errors.SlowPrecisionWarning")
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_bf16_precision_trains_float32_weights_close_to_float32(cls, overfit_data):
     """bf16 autocast changes the encoder's arithmetic only: same data, close losses."""
@@ -280,9 +281,11 @@ def test_bf16_precision_trains_float32_weights_close_to_float32(cls, overfit_dat
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_packing_does_not_change_what_is_learned(cls, overfit_data):
     """Without dropout, packed and left-padded training see the same batches: the same model
-    up to float summation order (amplified a little by 3 epochs at learning rate 0.05)."""
+    up to float summation order, which 2 epochs at learning rate 0.05 amplify a little (a
+    third epoch amplified it past 2e-3 on an AVX2-only CPU: the kernels' order differs by
+    instruction set)."""
     prepared, n_items = overfit_data
-    params = {**OVERFIT_PARAMS, "loss_fn_name": cls().loss_fn_name, "epochs": 3}
+    params = {**OVERFIT_PARAMS, "loss_fn_name": cls().loss_fn_name, "epochs": 2}
     packed = cls(**params).fit(prepared.train.sequences, n_items, valid=prepared.valid)
     padded = cls(**params, pack_sequences=False).fit(prepared.train.sequences, n_items,
                                                      valid=prepared.valid)

@@ -21,13 +21,13 @@ from ..model.item_prior import (
 )
 from .losses import LossFn
 from .params import ParamsMixin
+from .precision import PRECISIONS, autocast_dtype, resolve_precision
 from .training import LoopConfig, TrainingData, ValidationData, run_training
 
 logger = logging.getLogger("seqrec")
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
-_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 _PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
 
 
@@ -73,10 +73,14 @@ class SASRecEstimatorBase(ParamsMixin):
         items, so every interaction is a training target once (more data per epoch, longer
         epochs). Used by ``SequentialRecommender.train``.
     precision
-        ``"fp32"`` (default) or ``"bf16"``: the transformer blocks' forward pass in
-        bfloat16 autocast during training (weights, optimizer, loss head, validation and the
-        exported model stay float32). Faster where the CPU has bf16 instructions
-        (AVX512-BF16/AMX) and on GPUs; ``bench/train_throughput.py`` measures it.
+        ``"fp32"`` (default), ``"bf16"`` or ``"auto"``. ``"bf16"``: the transformer
+        blocks' forward pass in bfloat16 autocast during training (weights, optimizer, loss
+        head, validation and the exported model stay float32). It is faster only where the
+        hardware computes bfloat16 natively (CPUs with AVX512-BF16/AMX, bf16-capable GPUs);
+        elsewhere it is emulated and several times slower, and it warns
+        (``SlowPrecisionWarning``). ``"auto"`` picks ``"bf16"`` where it is native and
+        ``"fp32"`` elsewhere; the choice made is ``precision_`` after ``fit``.
+        ``bench/train_throughput.py`` measures both on the machine it runs on.
     pack_sequences
         ``True`` (default): each training batch's windows are packed side by side into as
         few rows of ``max_len`` as fit, with attention kept inside each window, so the
@@ -211,9 +215,9 @@ class SASRecEstimatorBase(ParamsMixin):
                 f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
                 "'val_hr@10'"
             )
-        if self.precision not in _PRECISIONS:
+        if self.precision not in PRECISIONS:
             raise InvalidParameterError(
-                f"precision must be one of {sorted(_PRECISIONS)}, got {self.precision!r}"
+                f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}"
             )
         if not isinstance(self.pack_sequences, (bool, np.bool_)):
             raise InvalidParameterError(
@@ -323,6 +327,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self._check_params(valid is not None)
         self._check_prior_size(int(n_items))
         device = self._resolve_device()
+        precision = resolve_precision(self.precision, device)
         seed = self.random_state
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             if seed is not None:
@@ -347,7 +352,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 compute_ranking_metrics=self._kind == "classifier",
                 verbose=int(self.verbose),
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
-                autocast_dtype=_PRECISIONS[self.precision],
+                autocast_dtype=autocast_dtype(precision),
                 pack_sequences=bool(self.pack_sequences),
             )
             history, best_epoch = run_training(
@@ -368,6 +373,7 @@ class SASRecEstimatorBase(ParamsMixin):
         self.history_ = history
         self.best_epoch_ = best_epoch
         self.device_ = device
+        self.precision_ = precision
         return self
 
     def refit_item_prior(
