@@ -209,7 +209,11 @@ def _read_fallback(manifest: dict[str, Any], n_items: int) -> np.ndarray:
     )
     if len(scores) != n_items or not ok:
         raise _fail(f"manifest.json: fallback.scores must be {n_items} finite numbers")
-    return np.array(scores, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        fallback = np.array(scores, dtype=np.float32)
+    if not np.isfinite(fallback).all():
+        raise _fail("manifest.json: fallback.scores must fit in float32 (|x| <= 3.4e38)")
+    return fallback
 
 
 def _read_item_prior(manifest: dict[str, Any]) -> bool:

@@ -27,6 +27,9 @@ from .errors import InvalidParameterError, InvalidParameterTypeError, ProviderEr
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
+#: onnxruntime stores ``intra_op_num_threads`` as a C int
+_MAX_THREADS = 2**31 - 1
+
 #: A provider name, or ``(name, options)`` as onnxruntime accepts it.
 ProviderSpec = str | tuple[str, Mapping[str, Any]]
 
@@ -85,7 +88,9 @@ def resolve_providers(
     """
     if providers is None:
         providers = default_providers()
-    if isinstance(providers, (str, tuple)):
+    if isinstance(providers, str) or (
+        isinstance(providers, tuple) and len(providers) == 2 and isinstance(providers[1], Mapping)
+    ):  # one provider: a name or a (name, options) tuple; any other tuple lists providers
         providers = [providers]
     if not isinstance(providers, Sequence) or not providers:
         raise InvalidParameterTypeError(
@@ -124,10 +129,10 @@ def session_options(intra_op_num_threads: int | None = None) -> ort.SessionOptio
             raise InvalidParameterTypeError(
                 f"intra_op_num_threads must be None or an int, got {intra_op_num_threads!r}"
             )
-        if intra_op_num_threads < 0:
+        if not 0 <= intra_op_num_threads <= _MAX_THREADS:
             raise InvalidParameterError(
-                f"intra_op_num_threads must be >= 0 (0 = onnxruntime default), "
-                f"got {intra_op_num_threads}"
+                f"intra_op_num_threads must be between 0 (onnxruntime default) and "
+                f"{_MAX_THREADS}, got {intra_op_num_threads}"
             )
         options.intra_op_num_threads = int(intra_op_num_threads)
     return options

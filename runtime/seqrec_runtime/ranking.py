@@ -53,7 +53,10 @@ def check_temperature(sampling_temperature: Any) -> float:
         raise InvalidParameterTypeError(
             f"sampling_temperature must be a number, got {sampling_temperature!r}"
         )
-    value = float(sampling_temperature)
+    try:
+        value = float(sampling_temperature)
+    except OverflowError:  # an int or Fraction beyond float64 (e.g. 10**400)
+        value = math.inf
     if math.isnan(value) or math.isinf(value) or value < 0:
         raise InvalidParameterError(
             f"sampling_temperature must be a finite number >= 0, got {sampling_temperature!r}"
@@ -110,10 +113,17 @@ def gumbel_top_k(
     ``-inf`` (excluded) entries are never sampled while other candidates remain.
     """
     noise = rng.gumbel(size=scores.shape)
+    scores64 = scores.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        logits = scores.astype(np.float64) / temperature + noise
-    # A tiny temperature can overflow finite scores to -inf, where they would tie with
-    # (and, by column order, lose to) excluded items: keep candidates finite.
+        logits = scores64 / temperature + noise
+    # A tiny temperature (e.g. 1e-310) overflows finite scores to +-inf, where they tie
+    # and rank by column instead of by score. ``scores + temperature * noise`` ranks like
+    # ``scores / temperature + noise`` (temperature > 0) and cannot overflow there, so
+    # such rows use it (and tend to the deterministic ranking, as they should).
+    overflow = (np.isinf(logits) & np.isfinite(scores64)).any(axis=1)
+    if overflow.any():
+        logits[overflow] = scores64[overflow] + temperature * noise[overflow]
+    # Keep candidates finite: -inf belongs to excluded items only.
     np.clip(logits, -_FLOAT64_MAX, _FLOAT64_MAX, out=logits)
     logits[np.isneginf(scores)] = -np.inf
     return top_k_indices(logits, k)

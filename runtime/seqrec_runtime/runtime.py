@@ -302,8 +302,10 @@ class SeqrecRuntime:
                     f"item_ids must be 1-D (the user's ids, oldest first), got shape "
                     f"{item_ids.shape}"
                 )
-            if item_ids.dtype == np.int64 or item_ids.dtype.kind == "U":
-                return self._vocab.encode(item_ids)  # already normalised: fast path
+            if not isinstance(item_ids, np.ma.MaskedArray) and (
+                item_ids.dtype == np.int64 or item_ids.dtype.kind == "U"
+            ):  # already normalised: fast path (masked arrays are checked below)
+                return self._vocab.encode(item_ids)
         elif isinstance(
             item_ids, (str, bytes, bytearray, memoryview, set, frozenset, dict)
         ) or not hasattr(

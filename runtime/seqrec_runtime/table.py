@@ -86,10 +86,16 @@ def as_array(values: Any, column: str) -> np.ndarray:
         array = values
     elif isinstance(values, (list, tuple, range)) or isinstance(values, Iterable):
         values = list(values)
-        has_str = any(isinstance(v, str) for v in values)
+        types = set(map(type, values))
+        has_str = any(issubclass(t, str) for t in types)
+        # numpy turns True into 1 (or 1.0) next to numbers: keep such a column as objects
+        # so that the id and timestamp checks see (and refuse) the booleans
+        bools = [issubclass(t, (bool, np.bool_)) for t in types]
+        mixed_bool = any(bools) and not all(bools)
+        as_objects = has_str or mixed_bool or not values
         try:
-            array = np.array(values, dtype=object if has_str or not values else None)
-            if array.dtype == object and values and not has_str:
+            array = np.array(values, dtype=object if as_objects else None)
+            if array.dtype == object and not as_objects:
                 array = np.array(values)
         except (ValueError, TypeError) as exc:  # ragged nested lists
             raise SchemaError(
@@ -133,6 +139,12 @@ def get_columns(
         raise SchemaError(
             f"missing required column(s) {missing}; got columns {names}. "
             f"Rename your columns to {required} (upper case)."
+        )
+    duplicated = [c for c in [*required, *optional] if names.count(c) > 1]
+    if duplicated:
+        raise SchemaError(
+            f"column {duplicated[0]!r} appears {names.count(duplicated[0])} times (columns "
+            f"{names}); keep one of them"
         )
     out = {c: as_array(_column_values(data, c), c) for c in required}
     for c in optional:
@@ -198,11 +210,12 @@ def normalize_ids(values: Any, column: str) -> np.ndarray:
                 f"{column} holds floats with a fractional part in {_first_bad(frac, array)}; "
                 "ids must be integers or strings"
             )
-        if array.size and np.abs(array).max() > _FLOAT_EXACT:
+        # 2**53 itself is ambiguous too: the integer 2**53 + 1 rounds to the same float
+        if array.size and np.abs(array).max() >= _FLOAT_EXACT:
             raise IdTypeError(
-                f"{column} has float ids beyond 2**53, where float64 cannot tell neighbouring "
-                f"integers apart (e.g. {array[np.argmax(np.abs(array))]!r}); pass them as "
-                "int64 or strings"
+                f"{column} has float ids at or beyond 2**53, where float64 cannot tell "
+                f"neighbouring integers apart (e.g. {array[np.argmax(np.abs(array))]!r}); pass "
+                "them as int64 or strings"
             )
         return array.astype(np.int64)
     if kind == "U":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from seqrec_runtime import ColdUserWarning
+from seqrec_runtime import ColdUserWarning, IdTypeError, SchemaError, TimestampTypeError
 
 
 def _results(rt, table):
@@ -65,3 +65,42 @@ def test_pyarrow_string_ids(fake_string_artifact):
     rt = seqrec_runtime.load(fake_string_artifact)
     data = runtime_fakes.make_interactions(np.asarray(rt.item_ids_), n_users=20, seed=3)
     _assert_same(_results(rt, data), _results(rt, pa.table(data)))
+
+
+def _one_user(rt, **columns):
+    table = {"USER_ID": [1, 1], "ITEM_ID": [int(i) for i in rt.item_ids_[:2]],
+             "TIMESTAMP": [1, 2]}
+    return table | columns
+
+
+@pytest.mark.parametrize(
+    "column, values, error",
+    [
+        ("USER_ID", [1, True], IdTypeError),  # numpy would merge True into user 1
+        ("USER_ID", [np.True_, 2], IdTypeError),
+        ("ITEM_ID", [3, True], IdTypeError),
+        ("TIMESTAMP", [5, True], TimestampTypeError),  # would sort True as 1
+        ("TIMESTAMP", (5.5, False), TimestampTypeError),
+    ],
+)
+def test_booleans_among_numbers_in_a_list_are_refused(rt, column, values, error):
+    with pytest.raises(error, match=column):
+        rt.score_items(_one_user(rt, **{column: values}))
+
+
+def test_float_ids_at_2_pow_53_are_refused(rt):
+    # float64(2**53 + 1) == 2**53: the two users would silently become one
+    table = _one_user(rt, USER_ID=[2**53 + 1, 1.0])
+    with pytest.raises(IdTypeError, match="2\\*\\*53"):
+        rt.score_items(table)
+    with pytest.raises(IdTypeError, match="2\\*\\*53"):
+        rt.score_items(_one_user(rt, USER_ID=[2.0**53, 1.0]))
+    assert rt.score_items(_one_user(rt, USER_ID=[2.0**53 - 1, 1.0])).shape == (2, rt.n_items)
+
+
+def test_pyarrow_duplicate_column_is_a_schema_error(rt):
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table([[1], [int(rt.item_ids_[0])], [1], [2]],
+                     names=["USER_ID", "ITEM_ID", "TIMESTAMP", "TIMESTAMP"])
+    with pytest.raises(SchemaError, match="'TIMESTAMP' appears 2 times"):
+        rt.score_items(table)

@@ -161,6 +161,8 @@ def test_manifest_io_names_must_match_contract(artifact_copy):
         ({"item_ids": {"dtype": "int64", "values": ["a"] * 40}}, "not all integers"),
         ({"fallback": {"kind": "popularity", "scores": [0.0] * 3}}, "fallback.scores"),
         ({"fallback": {"kind": "random", "scores": [0.0] * 40}}, "fallback.kind"),
+        # finite in JSON, inf in float32: cold users would get inf / -inf scores
+        ({"fallback": {"kind": "popularity", "scores": [1e39] + [0.0] * 39}}, "float32"),
         ({"graphs": {}}, "graphs"),
     ],
 )

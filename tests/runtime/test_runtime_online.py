@@ -11,6 +11,7 @@ from seqrec_runtime import (
     IdTypeError,
     InvalidParameterError,
     InvalidParameterTypeError,
+    MissingValueError,
 )
 
 CASES = [
@@ -118,3 +119,11 @@ def test_online_string_ids(fake_string_artifact):
     assert recs.dtype.kind == "U" and len(recs) == 4
     with pytest.raises(IdTypeError):
         rt.recommend_online([3], top_k=4)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_online_masked_entries_are_missing_values(rt, dtype):
+    # the int64 fast path used to read the masked values as real items
+    history = np.ma.array(np.asarray(rt.item_ids_[:3], dtype=dtype), mask=[False, True, False])
+    with pytest.raises(MissingValueError, match="masked"):
+        rt.recommend_online(history, exclude_seen=True)

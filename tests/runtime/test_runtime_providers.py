@@ -58,6 +58,15 @@ def test_single_provider_name_is_accepted():
     assert prov.resolve_providers("CPUExecutionProvider") == [("CPUExecutionProvider", {})]
 
 
+def test_tuple_of_provider_names_is_a_sequence():
+    cpu = ("CPUExecutionProvider", {})
+    assert prov.resolve_providers(("CPUExecutionProvider",)) == [cpu]
+    with pytest.warns(prov.ProviderWarning):  # unavailable in the CPU wheel
+        resolved = prov.resolve_providers(("DnnlExecutionProvider", "CPUExecutionProvider"))
+    assert resolved == [cpu]
+    assert prov.resolve_providers(("CPUExecutionProvider", {})) == [cpu]  # (name, options)
+
+
 @pytest.mark.parametrize("bad", [[], [3], [("CPUExecutionProvider",)], 7])
 def test_malformed_provider_specs(bad):
     with pytest.raises(InvalidParameterTypeError):
@@ -103,6 +112,8 @@ def test_session_options():
     "bad, error",
     [
         (-1, InvalidParameterError),
+        (2**31, InvalidParameterError),  # was onnxruntime's TypeError (a C int)
+        (10**30, InvalidParameterError),
         ("2", InvalidParameterTypeError),
         (True, InvalidParameterTypeError),
     ],

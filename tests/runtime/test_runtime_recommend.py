@@ -160,6 +160,22 @@ def test_low_temperature_sampling_equals_deterministic(rt):
     )
 
 
+@pytest.mark.parametrize("temperature", [1e-310, 5e-324])
+def test_subnormal_temperature_ranks_by_score_not_by_column(rt, temperature):
+    # scores / temperature overflowed to +-inf: every positive item tied and came out in
+    # column order
+    data = {"USER_ID": [1, 1], "ITEM_ID": list(rt.item_ids_[10:12]), "TIMESTAMP": [0, 1]}
+    deterministic = rt.recommend(data, top_k=rt.n_items)
+    scores = rt.score_items(data)[0]
+    column = {item: j for j, item in enumerate(rt.item_ids_.tolist())}
+    for seed in range(3):
+        sampled = rt.recommend(data, top_k=rt.n_items, sampling_temperature=temperature,
+                               random_state=seed)
+        ranked = scores[[column[i] for i in sampled[0].tolist()]]
+        assert (np.diff(ranked) <= 0).all()  # non-increasing scores, as at temperature 0
+        assert set(sampled[0].tolist()) == set(deterministic[0].tolist())
+
+
 @pytest.mark.parametrize(
     "kwargs, error",
     [
@@ -171,6 +187,7 @@ def test_low_temperature_sampling_equals_deterministic(rt):
         ({"sampling_temperature": float("nan")}, InvalidParameterError),
         ({"sampling_temperature": float("inf")}, InvalidParameterError),
         ({"sampling_temperature": "hot"}, InvalidParameterTypeError),
+        ({"sampling_temperature": 10**400}, InvalidParameterError),  # was OverflowError
         ({"random_state": "7"}, InvalidParameterTypeError),
         ({"random_state": 1.5}, InvalidParameterTypeError),
         ({"random_state": -1}, InvalidParameterError),
