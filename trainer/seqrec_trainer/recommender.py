@@ -14,22 +14,77 @@ from seqrec_runtime.batch import recommend_all, resolve_top_k
 from seqrec_runtime.histories import ColdUserWarning, read_histories
 from seqrec_runtime.ranking import check_flag, check_temperature, make_rng
 from seqrec_runtime.sequences import Sequences
-from seqrec_runtime.table import OUTCOME
+from seqrec_runtime.table import OUTCOME, TIMESTAMP
 
 from .data.datasets import InteractionsDataset, ItemsDataset
 from .data.training import build_vocabulary, prepare
-from .errors import InvalidParameterError, NotFittedError
+from .errors import InvalidParameterError, NotFittedError, SchemaError, TimestampTypeError
 from .scorer import SequentialScorer
 
 logger = logging.getLogger("seqrec")
 
 
-def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
+def _as_dataset(data: Any, name: str) -> InteractionsDataset:
     if isinstance(data, InteractionsDataset):
-        return data.fetch_data()
+        return data
     if data is None:
         raise InvalidParameterError(f"{name} is required")
-    return InteractionsDataset(data).fetch_data()
+    return InteractionsDataset(data)
+
+
+def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
+    return _as_dataset(data, name).fetch_data()
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _check_same_timestamp_kind(train: InteractionsDataset, valid: InteractionsDataset) -> None:
+    """Refuse datetimes on one side and numbers that are not nanoseconds on the other.
+
+    Datetimes become nanoseconds since the epoch, so next to, e.g., unix seconds every
+    validation item would fall before (or after) all training rows: validated users would
+    lose their whole training history, or validation targets would be trained on. Numbers
+    within the datetimes' period (widened by its span, at least a day) are taken as the
+    nanoseconds they are, e.g. the TIMESTAMP of a leave-one-out split of datetime rows.
+    """
+    if train.timestamp_is_datetime == valid.timestamp_is_datetime:
+        return
+    dated, numeric = (train, valid) if train.timestamp_is_datetime else (valid, train)
+    ns = dated.fetch_data()[TIMESTAMP]
+    values = numeric.fetch_data()[TIMESTAMP]
+    low, high = int(ns.min()), int(ns.max())
+    margin = max(high - low, _DAY_NS)
+    if low - margin <= float(values.min()) and float(values.max()) <= high + margin:
+        return
+    kinds = ["datetimes" if ds.timestamp_is_datetime else "numbers" for ds in (train, valid)]
+    raise TimestampTypeError(
+        f"interactions_ds TIMESTAMP holds {kinds[0]} but valid_interactions_ds TIMESTAMP "
+        f"holds {kinds[1]} that are not nanoseconds of the same period; they cannot be "
+        "compared (datetimes count nanoseconds since 1970). Give both the same kind, e.g. "
+        "pandas.to_datetime(df.TIMESTAMP, unit='s') on the numeric one"
+    )
+
+
+def _check_regression_target(
+    estimator: Any, interactions: dict[str, np.ndarray], valid: dict[str, np.ndarray] | None
+) -> None:
+    """A regressor learns OUTCOME: refuse tables without it (it would regress 1.0)."""
+    if getattr(estimator, "_kind", "classifier") == "classifier":
+        return
+    name = type(estimator).__name__
+    if OUTCOME not in interactions:
+        raise SchemaError(
+            f"{name} regresses OUTCOME but interactions_ds has no OUTCOME column, so it would "
+            "learn the constant 1.0; add OUTCOME (e.g. the rating) or use "
+            "SASRecClassifierEstimator for implicit feedback"
+        )
+    if valid is not None and OUTCOME not in valid:
+        raise SchemaError(
+            f"{name} regresses OUTCOME but valid_interactions_ds has no OUTCOME column, so "
+            "its validation loss (early stopping, best epoch) would be measured against 1.0; "
+            "add OUTCOME to the validation rows"
+        )
 
 
 def _check_finite_weights(scorer: SequentialScorer, interactions: dict[str, np.ndarray]) -> None:
@@ -98,17 +153,19 @@ class SequentialRecommender:
         if isinstance(self.max_len, bool) or not isinstance(self.max_len, (int, np.integer)) \
                 or self.max_len < 1:
             raise InvalidParameterError(f"max_len must be a positive int, got {self.max_len!r}")
-        interactions = _as_interactions(interactions_ds, "interactions_ds")
-        valid = (
-            _as_interactions(valid_interactions_ds, "valid_interactions_ds")
-            if valid_interactions_ds is not None
-            else None
-        )
+        train_ds = _as_dataset(interactions_ds, "interactions_ds")
+        interactions = train_ds.fetch_data()
+        valid = None
+        if valid_interactions_ds is not None:
+            valid_ds = _as_dataset(valid_interactions_ds, "valid_interactions_ds")
+            _check_same_timestamp_kind(train_ds, valid_ds)
+            valid = valid_ds.fetch_data()
         items = None
         if items_ds is not None:
             items = items_ds.fetch_data() if isinstance(items_ds, ItemsDataset) else \
                 ItemsDataset(items_ds).fetch_data()
         estimator = self.scorer.estimator
+        _check_regression_target(estimator, interactions, valid)
         if estimator.max_len != self.max_len:
             logger.warning(
                 "SequentialRecommender.max_len=%s differs from the estimator's max_len=%s; "

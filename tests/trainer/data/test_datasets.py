@@ -100,6 +100,31 @@ def test_csv_and_parquet_paths_load(tmp_path, suffix):
     _assert_same_data(from_str, from_path)
 
 
+def test_csv_ids_written_differently_stay_distinct(tmp_path):
+    """pyarrow would read "07" and "7" as the same integer 7: ids are read as text first."""
+    path = tmp_path / "ids.csv"
+    path.write_text("USER_ID,ITEM_ID,TIMESTAMP\n001,07,1\n1,7,2\n1,8,3\n")
+    data = InteractionsDataset(path).fetch_data()
+    assert data["USER_ID"].tolist() == ["001", "1", "1"]
+    assert data["ITEM_ID"].tolist() == ["07", "7", "8"]
+    assert len(build_vocabulary(data, None).ids) == 3  # three distinct items, none merged
+
+
+def test_csv_plain_integer_ids_stay_integers(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("USER_ID,ITEM_ID,TIMESTAMP\n1,7,1\n1,-7,2\n20,0,3\n")
+    data = InteractionsDataset(path).fetch_data()
+    assert data["USER_ID"].dtype == np.int64 and data["ITEM_ID"].dtype == np.int64
+    assert data["ITEM_ID"].tolist() == [7, -7, 0]
+
+
+def test_csv_empty_id_cell_is_missing_not_an_empty_id(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("USER_ID,ITEM_ID,TIMESTAMP\n1,a,1\n1,,2\n")
+    with pytest.raises(MissingValueError, match="ITEM_ID"):
+        InteractionsDataset(path)
+
+
 def test_missing_file_and_unknown_suffix(tmp_path):
     with pytest.raises(FileNotFoundError):
         InteractionsDataset(tmp_path / "nope.csv")

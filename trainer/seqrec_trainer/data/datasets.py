@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import EmptyInputError, SchemaError
-from seqrec_runtime.table import column_names, get_columns
+from seqrec_runtime.table import TIMESTAMP, as_array, column_names, get_columns
 
 from .schema import ColumnSpec, cast_column, load_schema
 
+#: Id columns of the built-in schemas: read from CSV as text (see :func:`read_table`).
+ID_COLUMNS = ("USER_ID", "ITEM_ID")
 
-def read_table(data_location: Any) -> Any:
-    """Load a CSV/Parquet path with pyarrow, or return an in-memory table unchanged."""
+
+def read_table(
+    data_location: Any, id_columns: tuple[str, ...] = ID_COLUMNS, text_columns: tuple[str, ...] = ()
+) -> Any:
+    """Load a CSV/Parquet path with pyarrow, or return an in-memory table unchanged.
+
+    CSV id columns (``id_columns``) are read as text first, so that pyarrow's type guess
+    cannot merge distinct ids (``"07"`` and ``"7"`` would both become the integer 7). A
+    column whose every value is written as a plain integer (``7``, ``-3``, no leading zero
+    or sign) then becomes int64, as before; any other keeps its text, every id distinct.
+    ``text_columns`` (a schema's ``str`` columns) are read as text and stay text.
+    """
     if isinstance(data_location, (str, Path)):
         path = Path(data_location)
         if not path.exists():
@@ -22,15 +35,76 @@ def read_table(data_location: Any) -> Any:
         if ".parquet" in suffixes or ".pq" in suffixes:
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
+            return _read_file(path, pq.read_table)
         if ".csv" in suffixes or ".tsv" in suffixes:
+            import pyarrow as pa
             import pyarrow.csv as pcsv
 
             parse = pcsv.ParseOptions(delimiter="\t" if ".tsv" in suffixes else ",")
-            return pcsv.read_csv(path, parse_options=parse)
+            convert = pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in (*id_columns, *text_columns)},
+                strings_can_be_null=True,  # an empty cell stays missing, never the id ""
+            )
+            table = _read_file(
+                path, lambda p: pcsv.read_csv(p, parse_options=parse, convert_options=convert)
+            )
+            return _ids_as_integers_where_exact(table, id_columns)
         raise SchemaError(f"{path}: unsupported file type; use .csv, .tsv or .parquet")
     column_names(data_location)  # raises a clear error for unsupported objects
     return data_location
+
+
+def _ids_as_integers_where_exact(table: Any, id_columns: tuple[str, ...]) -> Any:
+    """Cast text id columns to int64 where every value is a canonical integer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in id_columns:
+        if name not in table.column_names or table.schema.field(name).type != pa.string():
+            continue
+        column = table.column(name)
+        valid = column.drop_null()
+        if len(valid) == 0 or not pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py():
+            continue
+        try:
+            integers = pc.cast(column, pa.int64())
+        except pa.ArrowInvalid:  # beyond int64: keep the text
+            continue
+        table = table.set_column(table.column_names.index(name), name, integers)
+    return table
+
+
+_CANONICAL_INT = r"^(0|-?[1-9][0-9]*)$"
+
+
+def _read_file(path: Path, reader: Any) -> Any:
+    """Run a pyarrow ``reader`` on ``path``; its parse errors become typed errors naming the file.
+
+    Raises
+    ------
+    EmptyInputError
+        The file is empty (not even a header).
+    SchemaError
+        pyarrow cannot parse it (a row with too many fields, a corrupt Parquet file...).
+    """
+    import pyarrow as pa
+
+    if path.is_file() and path.stat().st_size == 0:
+        raise EmptyInputError(f"{path} is empty: it has no header and no rows")
+    try:
+        return reader(path)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"{path} cannot be read as a table: {exc}") from exc
+
+
+def _holds_datetimes(values: Any) -> bool:
+    """Whether a (validated) timestamp column holds datetimes rather than numbers."""
+    array = as_array(values, TIMESTAMP)
+    if array.dtype.kind == "M":
+        return True
+    return array.dtype.kind == "O" and array.size > 0 and isinstance(
+        array.flat[0], (datetime.date, np.datetime64)
+    )
 
 
 class _Dataset:
@@ -42,7 +116,11 @@ class _Dataset:
         self.data_location = data_location
         self.client_schema_path = client_schema_path
         self.schema: list[ColumnSpec] = load_schema(client_schema_path, self._builtin_schema)
-        table = read_table(data_location)
+        table = read_table(
+            data_location,
+            id_columns=tuple(s.source or s.name for s in self.schema if s.type == "id"),
+            text_columns=tuple(s.source or s.name for s in self.schema if s.type == "str"),
+        )
         self.data: dict[str, np.ndarray] = self._validate(table)
 
     def _validate(self, table: Any) -> dict[str, np.ndarray]:
@@ -52,10 +130,15 @@ class _Dataset:
         optional = [s.source or s.name for s in self.schema if not s.required]
         raw = get_columns(table, required, [c for c in optional if c in available])
         out = {}
+        self.datetime_columns: frozenset[str] = frozenset()
         for spec in self.schema:
             key = spec.source or spec.name
             if key in raw:
                 out[renames.get(key, key)] = cast_column(raw[key], spec)
+                if spec.type == "datetime" or (
+                    spec.type == "timestamp" and _holds_datetimes(raw[key])
+                ):
+                    self.datetime_columns |= {renames.get(key, key)}
         if not out or len(next(iter(out.values()))) == 0:
             raise EmptyInputError(f"{type(self).__name__} has no rows")
         return out
@@ -82,6 +165,15 @@ class InteractionsDataset(_Dataset):
     """
 
     _builtin_schema = "interactions_schema_with_timestamp_training.yaml"
+
+    @property
+    def timestamp_is_datetime(self) -> bool:
+        """Whether TIMESTAMP was given as datetimes (held as ns since the epoch) or numbers.
+
+        Both become int64 after validation, so only this tells nanoseconds from, e.g.,
+        unix seconds: training and validation timestamps must be of the same kind.
+        """
+        return TIMESTAMP in getattr(self, "datetime_columns", ())
 
 
 class ItemsDataset(_Dataset):

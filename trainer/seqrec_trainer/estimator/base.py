@@ -197,8 +197,21 @@ class SASRecEstimatorBase(ParamsMixin):
             )
         if not 0.0 <= float(self.dropout_rate) < 1.0:
             raise InvalidParameterError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
-        if not float(self.learning_rate) > 0:
-            raise InvalidParameterError(f"learning_rate must be > 0, got {self.learning_rate}")
+        _check_real(self, "learning_rate", low=0.0, low_inclusive=False)
+        _check_real(self, "weight_decay", low=0.0)
+        _check_real(self, "label_smoothing", low=0.0, high=1.0)
+        _check_real(self, "warmup_epochs", low=0.0)
+        if self.max_grad_norm is not None:
+            _check_real(self, "max_grad_norm", low=0.0)
+        if isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral):
+            raise InvalidParameterError(f"verbose must be an int (0, 1, 2), got {self.verbose!r}")
+        seed = self.random_state
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
+            raise InvalidParameterError(
+                f"random_state must be None or an int >= 0, got {seed!r}"
+            )
         if self.loss_fn_name not in self._losses:
             raise InvalidParameterError(
                 f"loss_fn_name={self.loss_fn_name!r} is not one of {sorted(self._losses)} "
@@ -233,13 +246,60 @@ class SASRecEstimatorBase(ParamsMixin):
             )
         self._check_prior_params()
         if self.early_stopping_patience is not None:
-            if int(self.early_stopping_patience) < 1:
-                raise InvalidParameterError("early_stopping_patience must be >= 1 or None")
+            patience = self.early_stopping_patience
+            if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
+                    or patience < 1:
+                raise InvalidParameterError(
+                    f"early_stopping_patience must be an int >= 1 or None, got {patience!r}"
+                )
             if not has_validation:
                 raise InvalidParameterError(
                     "early_stopping_patience is set but no validation data was given; pass "
                     "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
                     "second-to-last interaction) or set early_stopping_patience=None"
+                )
+
+    def _check_outcomes(self, outcomes: np.ndarray | None, valid: ValidationData | None) -> None:
+        """Refuse OUTCOME values that the loss cannot learn from (before any training).
+
+        ``outcomes`` holds the training rows' OUTCOME (padding left out).
+
+        ``"bce"`` reads OUTCOME as a label in ``[0, 1]``; ``"ce"`` and ``"sampled_softmax"``
+        as a weight ``>= 0``, not all zero. Outside those domains the loss has no minimum
+        (it falls without bound) or no gradient, and training returns garbage. The
+        regressor's ``"mse"`` takes any finite OUTCOME.
+
+        Raises
+        ------
+        InvalidParameterError
+            OUTCOME outside the domain of ``loss_fn_name``.
+        """
+        if self._kind != "classifier":
+            return
+        for where, values in (("training", outcomes),
+                              ("validation", valid.outcomes if valid is not None else None)):
+            if values is None or np.size(values) == 0:
+                continue
+            low, high = float(np.min(values)), float(np.max(values))
+            if self.loss_fn_name == "bce" and (low < 0.0 or high > 1.0):
+                raise InvalidParameterError(
+                    f"loss_fn_name='bce' reads OUTCOME as a label in [0, 1], but the {where} "
+                    f"OUTCOME spans [{low:.6g}, {high:.6g}]; rescale it (e.g. rating / 5), "
+                    "drop the OUTCOME column, or use loss_fn_name='ce' (OUTCOME as a weight "
+                    ">= 0)"
+                )
+            if self.loss_fn_name != "bce" and low < 0.0:
+                raise InvalidParameterError(
+                    f"loss_fn_name={self.loss_fn_name!r} weights targets by OUTCOME, which "
+                    f"must be >= 0, but the {where} OUTCOME spans [{low:.6g}, {high:.6g}]; "
+                    "drop or rescale the negative rows (a negative weight makes the loss "
+                    "fall without bound)"
+                )
+            if where == "training" and self.loss_fn_name != "bce" and high <= 0.0:
+                raise InvalidParameterError(
+                    f"loss_fn_name={self.loss_fn_name!r} weights targets by OUTCOME, which is "
+                    "0 for every training row: there is nothing to learn; drop the OUTCOME "
+                    "column for unweighted training"
                 )
 
     def _check_prior_params(self) -> None:
@@ -325,6 +385,9 @@ class SASRecEstimatorBase(ParamsMixin):
         self
         """
         self._check_params(valid is not None)
+        self._check_outcomes(
+            None if outcomes is None else np.asarray(outcomes)[np.asarray(sequences) != 0], valid
+        )
         self._check_prior_size(int(n_items))
         device = self._resolve_device()
         precision = resolve_precision(self.precision, device)
@@ -506,3 +569,19 @@ class SASRecEstimatorBase(ParamsMixin):
         if history_items is not None and self.network_.has_item_prior:
             history = torch.as_tensor(history_items, dtype=torch.long, device=self.device_)
         return self.network_(tensor, history).float().cpu().numpy()
+
+
+def _check_real(
+    estimator: SASRecEstimatorBase, name: str, low: float, high: float | None = None,
+    low_inclusive: bool = True,
+) -> None:
+    """Raise :class:`InvalidParameterError` unless ``estimator.<name>`` is a finite real
+    number in the range ``low .. high`` (``low`` excluded when ``low_inclusive`` is False)."""
+    value = getattr(estimator, name)
+    bounds = f"{'[' if low_inclusive else '('}{low:g}, {'inf)' if high is None else f'{high:g}]'}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"{name} must be a number in {bounds}, got {value!r}")
+    number = float(value)
+    below = number < low if low_inclusive else number <= low
+    if not np.isfinite(number) or below or (high is not None and number > high):
+        raise InvalidParameterError(f"{name} must be a finite number in {bounds}, got {value!r}")
