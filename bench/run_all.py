@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import ROOT, skrec_python  # noqa: E402
 
 # inference before footprint/scaling: it (re)builds the shared ML-1M-sized model they reuse
-SUITES = ["sequence_building", "train_throughput", "inference", "footprint", "scaling",
-          "item_prior_scale"]
+SUITES = ["sequence_building", "train_throughput", "preset_step", "inference", "footprint",
+          "scaling", "item_prior_scale"]
 
 
 def main() -> int:

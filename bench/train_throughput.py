@@ -255,7 +255,10 @@ def render_kernel(kernel: dict) -> str:
                      f"`{ours.split(': ')[1]}` {fmt_stat(stats(kernel[ours]), 1e3)} ms",
                      f"{ratio['median']:.2f}× ({ratio['min']:.2f}–{ratio['max']:.2f})"])
     lines += md_table(["kernel", "torch", "seqrec", "speed-up (per repeat)"], rows)
-    lines += ["", "The chunked loss keeps each ~2 MB slice of logits in cache and recomputes it "
+    from seqrec_trainer.estimator.full_softmax import CHUNK_BYTES
+
+    lines += ["", f"The chunked loss keeps each ~{CHUNK_BYTES / 2**20:g} MiB slice of logits in "
+              "cache and recomputes it "
               "in the backward pass (`seqrec_trainer/estimator/full_softmax.py`); FastDropout "
               "draws random bits in bulk and multiplies by a float mask "
               "(`seqrec_trainer/model/dropout.py`). Both are what the seqrec rows above run. "
