@@ -3,22 +3,80 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from seqrec_trainer import SequentialRecommender
 from seqrec_trainer import __version__ as seqrec_version
-from seqrec_trainer.errors import InvalidParameterTypeError, NotFittedError
+from seqrec_trainer.errors import (
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    NotFittedError,
+)
 from seqrec_trainer.io import atomic_directory, ids_to_json, sha256_file, write_json
 
 from .config import DEFAULT_ATOL, DEFAULT_TOP_K, graph_specs
-from .manifest import build_manifest
+from .manifest import ARTIFACT_FORMAT, build_manifest
 from .onnx_graphs import choose_and_export
 from .validation import validate_export, validation_inputs
 
 logger = logging.getLogger("seqrec")
+
+def _is_artifact_dir(path: Path) -> bool:
+    """Whether ``path`` holds a manifest.json of a seqrec ONNX artifact."""
+    try:
+        doc = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == ARTIFACT_FORMAT
+
+
+def _check_output_dir(output_dir: Any, source: Any) -> None:
+    """Refuse an ``output_dir`` whose replacement would destroy something else than a
+    previous artifact: a file, a non-empty directory that is not a seqrec artifact, or
+    the model directory being exported (or a directory holding it)."""
+    if not isinstance(output_dir, (str, os.PathLike)):
+        return  # atomic_directory raises the typed error
+    target = Path(output_dir).resolve()
+    if isinstance(source, (str, os.PathLike)):
+        model_dir = Path(source).resolve()
+        if target == model_dir or target in model_dir.parents:
+            raise InvalidParameterError(
+                f"the output directory {output_dir} is (or contains) the model directory "
+                f"{source}; exporting there would delete the model. Choose another directory"
+            )
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InvalidParameterError(
+            f"the output directory {output_dir} exists and is not a directory; refusing to "
+            "replace it. Choose another path"
+        )
+    if any(target.iterdir()) and not _is_artifact_dir(target):
+        raise InvalidParameterError(
+            f"{output_dir} exists and is not a seqrec artifact (no manifest.json with format "
+            f"{ARTIFACT_FORMAT!r}); exporting would delete its contents. Choose a new or "
+            "empty directory, or remove it first"
+        )
+
+
+def _check_export_params(top_k: Any, atol: Any, opset: Any) -> None:
+    for name, value in (("top_k", top_k), ("opset", opset)):
+        if value is None and name == "opset":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InvalidParameterTypeError(f"{name} must be an int, got {value!r}")
+        if value < 1:
+            raise InvalidParameterError(f"{name} must be >= 1, got {value}")
+    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.floating, np.integer)):
+        raise InvalidParameterTypeError(f"atol must be a number, got {atol!r}")
+    if not math.isfinite(atol) or atol < 0:
+        raise InvalidParameterError(f"atol must be a finite number >= 0, got {atol}")
 
 
 def _resolve(recommender_or_model_dir: Any) -> SequentialRecommender:
@@ -71,9 +129,10 @@ def export_onnx(
         ONNX opset; default: 23 (fused Attention) when the installed onnxruntime runs it,
         else 18.
     top_k
-        ``k`` of the in-graph top-k graph (clipped to the catalogue size).
+        ``k`` of the in-graph top-k graph, >= 1 (clipped to the catalogue size).
     atol
-        Largest accepted absolute score difference between onnxruntime and torch.
+        Largest accepted absolute score difference between onnxruntime and torch
+        (finite, >= 0).
     validation_sequences
         Optional real ``(n, <= max_len)`` index rows to validate on as well.
 
@@ -86,8 +145,15 @@ def export_onnx(
     ------
     ExportValidationError
         (``OutputNamesMismatchError``, ``ShapeMismatchError``, ``ToleranceError``,
-        ``TopKMismatchError``) when the exported graph does not match torch.
+        ``TopKMismatchError``) when the exported graph does not match torch, or when
+        onnxruntime cannot load it.
+    InvalidParameterError
+        A bad ``top_k`` / ``atol`` / ``opset`` (also an ``opset`` the exporter cannot
+        produce), or an ``output_dir`` that is a file, a non-empty directory that is not a
+        seqrec artifact, or the model directory itself: replacing it would destroy data.
     """
+    _check_export_params(top_k, atol, opset)
+    _check_output_dir(output_dir, recommender_or_model_dir)
     recommender = _resolve(recommender_or_model_dir)
     scorer = recommender.scorer
     estimator = scorer.estimator

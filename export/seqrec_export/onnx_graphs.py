@@ -93,6 +93,15 @@ def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
         strip_debug_metadata(directory / spec.file)
 
 
+def graph_opset(path: Path) -> int | None:
+    """The default-domain opset an ONNX file imports (None when it imports none)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    return int(versions[0]) if versions else None
+
+
 def runtime_supports(path: Path) -> bool:
     """Whether the installed onnxruntime can load ``path`` (e.g. its opset)."""
     try:
@@ -109,6 +118,16 @@ def choose_and_export(network: nn.Module, max_len: int, n_items: int, k: int,
     """Export at ``opset`` (or the preferred one, falling back to 18); return the opset used."""
     if opset is not None:
         export_graphs(network, max_len, n_items, k, specs, directory, opset)
+        for spec in specs:  # the exporter silently keeps its own opset when it cannot convert
+            actual = graph_opset(directory / spec.file)
+            if actual != opset:
+                from seqrec_runtime.errors import InvalidParameterError
+
+                raise InvalidParameterError(
+                    f"torch's exporter cannot produce opset {opset} for this model (it wrote "
+                    f"opset {actual}); omit --opset/opset= to use {PREFERRED_OPSET} (or "
+                    f"{FALLBACK_OPSET} when onnxruntime cannot run {PREFERRED_OPSET})"
+                )
         return opset
     export_graphs(network, max_len, n_items, k, specs, directory, PREFERRED_OPSET)
     if all(runtime_supports(directory / s.file) for s in specs):

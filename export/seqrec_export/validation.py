@@ -12,6 +12,7 @@ from torch import nn
 
 from .config import GraphSpec
 from .errors import (
+    ExportValidationError,
     OutputNamesMismatchError,
     ShapeMismatchError,
     ToleranceError,
@@ -89,15 +90,11 @@ def validate_export(
     OutputNamesMismatchError, ShapeMismatchError, ToleranceError, TopKMismatchError
     """
     scores_spec, topk_spec = specs
-    scores_session = ort.InferenceSession(
-        str(directory / scores_spec.file), providers=["CPUExecutionProvider"]
-    )
-    topk_session = ort.InferenceSession(
-        str(directory / topk_spec.file), providers=["CPUExecutionProvider"]
-    )
+    scores_session = _session(directory / scores_spec.file)
+    topk_session = _session(directory / topk_spec.file)
     _check_names(scores_session, scores_spec)
     _check_names(topk_session, topk_spec)
-    worst, cases = 0.0, []
+    worst, cases, identical = 0.0, [], True
     network.eval()
     with_history = getattr(network, "has_item_prior", False)
     rng = np.random.default_rng(4321)
@@ -125,9 +122,20 @@ def validate_export(
         top_scores, top_idx = topk_session.run(None, {**feeds, "exclude_items": exclude})
         if top_idx.shape != (items.shape[0], k):
             raise ShapeMismatchError(f"top_indices shape {top_idx.shape} != {(items.shape[0], k)}")
-        _check_topk(expected, exclude, top_idx, k, atol, items.shape)
+        identical &= _check_topk(expected, exclude, top_idx, k, atol, items.shape)
         cases.append(items.shape)
-    return ValidationReport(cases, worst, True)
+    return ValidationReport(cases, worst, identical)
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    """An onnxruntime session for ``path``; a graph it cannot load fails validation."""
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises several private exception types
+        raise ExportValidationError(
+            f"onnxruntime {ort.__version__} cannot load the exported {path.name} "
+            f"(check the opset; omit it to use the default): {exc}"
+        ) from exc
 
 
 def _history_for(items: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
@@ -141,14 +149,16 @@ def _history_for(items: np.ndarray, n_items: int, rng: np.random.Generator) -> n
 def _check_topk(
     expected: np.ndarray, exclude: np.ndarray, got_idx: np.ndarray, k: int, atol: float,
     shape: tuple[int, ...],
-) -> None:
+) -> bool:
+    """True when the in-graph top-k equals torch's exactly; False when it differs only
+    between items whose torch scores tie within ``atol``; else TopKMismatchError."""
     masked = np.concatenate([np.full((len(expected), 1), -np.inf, np.float32), expected], axis=1)
     np.put_along_axis(masked, exclude, -np.inf, axis=1)
     masked = masked[:, 1:]
     want = np.argsort(-masked, axis=1, kind="stable")[:, :k]
     differ = want != got_idx
     if not differ.any():
-        return
+        return True
     # Differences are acceptable only between items whose torch scores tie within atol.
     gap = np.abs(
         np.take_along_axis(masked, want, 1) - np.take_along_axis(masked, got_idx, 1)
@@ -158,3 +168,4 @@ def _check_topk(
             f"in-graph top-{k} for input {shape} picks other items than torch "
             f"(score gap up to {gap.max():.3g})"
         )
+    return False

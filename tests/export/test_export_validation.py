@@ -137,3 +137,91 @@ def test_cli_train_export_recommend(tmp_path, export_data, capsys):
     assert len(lines) == 1 + 3 * len(np.unique(export_data["USER_ID"]))
     assert main(["export", str(tmp_path / "missing"), str(tmp_path / "b")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_check_topk_reports_whether_the_ranking_is_identical():
+    scores = np.array([[0.0, 1.0, 1.0 + 1e-6, 3.0]], dtype=np.float32)
+    exclude = np.zeros((1, 1), dtype=np.int64)
+    assert validation._check_topk(scores, exclude, np.array([[3, 2]]), 2, 1e-4, (1, 4))
+    # a swap between items tied within atol is accepted, but the ranking is not identical
+    assert not validation._check_topk(scores, exclude, np.array([[3, 1]]), 2, 1e-4, (1, 4))
+
+
+def test_a_graph_onnxruntime_cannot_load_fails_validation(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(ExportValidationError, match="cannot load the exported model.onnx"):
+        validation._session(tmp_path / "model.onnx")
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"top_k": 0}, "InvalidParameterError"), ({"top_k": -5}, "InvalidParameterError"),
+    ({"top_k": 2.5}, "InvalidParameterTypeError"), ({"atol": float("nan")},
+                                                     "InvalidParameterError"),
+    ({"atol": -1e-4}, "InvalidParameterError"), ({"opset": 0}, "InvalidParameterError"),
+])
+def test_bad_export_parameters_are_refused_before_exporting(export_recommender, tmp_path,
+                                                            kwargs, error):
+    """``top_k=0`` used to become 1 silently and ``atol=nan`` accepted any difference."""
+    with pytest.raises(Exception) as info:
+        export_onnx(export_recommender, tmp_path / "a", **kwargs)
+    assert type(info.value).__name__ == error
+    assert not (tmp_path / "a").exists()
+
+
+def test_export_never_replaces_what_is_not_an_artifact(export_recommender, tmp_path):
+    """Replacing output_dir used to delete whatever was there: a file, an unrelated
+    directory, even the model directory being exported."""
+    from seqrec_trainer.errors import InvalidParameterError
+
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    (unrelated / "keep.txt").write_text("precious")
+    a_file = tmp_path / "data.csv"
+    a_file.write_text("USER_ID,ITEM_ID,TIMESTAMP\n")
+    model_dir = export_recommender.save(tmp_path / "model")
+    cases = [(export_recommender, unrelated, "not a seqrec artifact"),
+             (export_recommender, a_file, "not a directory"),
+             (model_dir, model_dir, "would delete the model"),
+             (model_dir, tmp_path, "would delete the model")]
+    for source, target, message in cases:
+        with pytest.raises(InvalidParameterError, match=message):
+            export_onnx(source, target)
+    assert (unrelated / "keep.txt").read_text() == "precious"
+    assert a_file.read_text() == "USER_ID,ITEM_ID,TIMESTAMP\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "model", "notes"]
+    from seqrec_trainer import SequentialRecommender
+
+    SequentialRecommender.load(model_dir)
+
+
+def test_an_opset_the_exporter_cannot_produce_is_an_error(export_recommender, tmp_path,
+                                                          monkeypatch):
+    """torch keeps its own opset when it cannot convert (``--opset 5`` wrote opset-18
+    graphs under a manifest saying 5); now nothing is written."""
+    import shutil
+    from pathlib import Path
+
+    from seqrec_trainer.errors import InvalidParameterError
+
+    golden = Path(__file__).resolve().parents[1] / "runtime" / "golden"
+
+    def opset23_graphs(network, max_len, n_items, k, specs, directory, opset):
+        for spec in specs:
+            shutil.copyfile(golden / spec.file, directory / spec.file)
+
+    monkeypatch.setattr(onnx_graphs, "export_graphs", opset23_graphs)
+    with pytest.raises(InvalidParameterError, match="cannot produce opset 18"):
+        export_onnx(export_recommender, tmp_path / "a", opset=18)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_export_refusals_exit_2_without_a_traceback(tmp_path, export_recommender, capsys):
+    from seqrec_trainer.cli import main
+
+    model_dir = export_recommender.save(tmp_path / "model")
+    assert main(["export", str(model_dir), str(model_dir)]) == 2
+    assert main(["export", str(model_dir), str(tmp_path / "a"), "--top-k", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "would delete the model" in err and "top_k must be >= 1" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -89,3 +89,36 @@ def test_refit_prior_command_reports_a_bad_value(files, tmp_path, capsys):
     assert code == 2
     assert "item_prior_kind must be one of" in capsys.readouterr().err
     assert not (tmp_path / "refit").exists()
+
+
+def test_outputs_that_are_not_models_are_never_replaced(files, tmp_path, capsys):
+    """``--output`` used to be replaced whatever it was: a CSV file, a directory of other
+    files, the current directory. Now refused before training, exit status 2."""
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    (unrelated / "keep.txt").write_text("precious")
+    train = files[0]
+    before = train.read_text()
+    args = ["--interactions", str(train), "--verbose", "0", "--epochs", "1",
+            "--hidden-units", "8", "--max-len", "8"]
+    assert main(["train", *args, "--output", str(unrelated)]) == 2
+    assert main(["train", *args, "--output", str(train)]) == 2
+    assert "not a saved seqrec model" in capsys.readouterr().err
+    assert (unrelated / "keep.txt").read_text() == "precious" and train.read_text() == before
+    assert main(["train", *args, "--output", str(tmp_path / "model")]) == 0
+    assert main(["train", *args, "--output", str(tmp_path / "model")]) == 0  # a model: replaced
+    refit = ["refit-prior", str(tmp_path / "model"), "--interactions", str(train)]
+    assert main([*refit, "--output", str(unrelated)]) == 2
+    assert main([*refit, "--output", str(tmp_path)]) == 2  # holds the model
+    assert "would delete it" in capsys.readouterr().err
+    SequentialRecommender.load(tmp_path / "model")
+    assert (unrelated / "keep.txt").read_text() == "precious"
+
+
+def test_unwritable_recommend_output_is_a_clear_error(files, tmp_path, capsys):
+    _train(files, tmp_path, "--max-len", "8")
+    code = main(["recommend", str(tmp_path / "model"), "--interactions", str(files[0]),
+                 "--output", str(tmp_path)])  # a directory: IsADirectoryError traceback before
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "seqrec recommend: error:" in err and "Traceback" not in err

@@ -287,3 +287,24 @@ def test_unknown_device_names_the_value(saved, device):
 
     with pytest.raises(InvalidParameterError, match="is not a torch device"):
         SequentialRecommender.load(saved, device=device)
+
+
+def test_save_never_replaces_what_is_not_a_saved_model(trained_recommender, tmp_path):
+    """The atomic swap deleted whatever sat at the path: a data file, an unrelated folder."""
+    from seqrec_trainer.errors import InvalidParameterError
+
+    data_file = tmp_path / "train.csv"
+    data_file.write_text("USER_ID,ITEM_ID,TIMESTAMP\n")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    for path in (data_file, folder):
+        with pytest.raises(InvalidParameterError, match="refusing to replace|not a saved"):
+            trained_recommender.save(path)
+    assert data_file.read_text() == "USER_ID,ITEM_ID,TIMESTAMP\n"
+    assert (folder / "keep.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no stale swap
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    trained_recommender.save(empty)  # an empty directory is fine
+    assert (empty / "config.json").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SeqrecError
+from .errors import InvalidParameterError, SeqrecError
 
 _PRIOR_FLAGS = {"item_prior_weight": float, "item_prior_l2": float, "item_prior_kind": str,
                 "item_prior_rank": int}
@@ -24,6 +24,20 @@ _HYPERPARAMS = {
     "label_smoothing": float, "lr_schedule": str, "warmup_epochs": float,
     "history_windows": str, "precision": str, **_PRIOR_FLAGS,
 }
+
+
+def _check_model_output(output: str, source: str | None = None) -> None:
+    """Refuse an ``--output`` whose replacement would destroy something else than a saved
+    seqrec model (checked before training, so a long training never ends in a refused
+    save), or a directory holding the input model ``source``."""
+    from .persistence import check_model_output
+
+    if source is not None and Path(output).resolve() in Path(source).resolve().parents:
+        raise InvalidParameterError(
+            f"--output {output} contains the model directory {source}; writing there would "
+            "delete it. Choose another directory"
+        )
+    check_model_output(output, what="--output")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +67,7 @@ def _run_train(args: argparse.Namespace) -> int:
         SequentialScorer,
     )
 
+    _check_model_output(args.output)
     cls = SASRecClassifierEstimator if args.estimator == "classifier" else SASRecRegressorEstimator
     params = {k: getattr(args, k) for k in _HYPERPARAMS if getattr(args, k) is not None}
     if args.preset:
@@ -75,11 +90,15 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a saved model to a validated ONNX artifact")
-    p.add_argument("model_dir")
-    p.add_argument("output_dir")
-    p.add_argument("--opset", type=int, default=None)
-    p.add_argument("--top-k", type=int, default=100)
-    p.add_argument("--atol", type=float, default=1e-4)
+    p.add_argument("model_dir", help="saved model directory (seqrec train --output)")
+    p.add_argument("output_dir", help="artifact directory to write: new, empty, or a previous "
+                   "artifact (replaced atomically only after validation)")
+    p.add_argument("--opset", type=int, default=None,
+                   help="ONNX opset (default: 23, or 18 when onnxruntime cannot run 23)")
+    p.add_argument("--top-k", type=int, default=100,
+                   help="k of the in-graph top-k graph (default 100, clipped to the catalogue)")
+    p.add_argument("--atol", type=float, default=1e-4,
+                   help="largest accepted |onnx - torch| score difference (default 1e-4)")
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -109,6 +128,7 @@ def _run_refit_prior(args: argparse.Namespace) -> int:
     from . import InteractionsDataset, SequentialRecommender
 
     params = {k: getattr(args, k) for k in _PRIOR_FLAGS if getattr(args, k) is not None}
+    _check_model_output(args.output, source=args.model_dir)
     recommender = SequentialRecommender.load(args.model_dir)
     recommender.refit_item_prior(InteractionsDataset(args.interactions, args.schema), **params)
     recommender.save(args.output)
@@ -180,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqrec`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # seqrec's own progress at INFO; other libraries (the ONNX exporter's passes log
+    # hundreds of INFO lines) only from WARNING up.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("seqrec").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
     handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend,
                 "refit-prior": _run_refit_prior}
@@ -190,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return int(run_evaluate(args) or 0)
         return handlers[args.command](args)
-    except (SeqrecError, FileNotFoundError) as exc:
+    except (SeqrecError, OSError) as exc:  # OSError: unreadable/unwritable paths
         print(f"seqrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

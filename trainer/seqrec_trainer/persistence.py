@@ -22,7 +22,7 @@ from seqrec_runtime.errors import (
 )
 from seqrec_runtime.vocabulary import ItemVocabulary
 
-from .errors import DeviceFallbackWarning
+from .errors import DeviceFallbackWarning, InvalidParameterError
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .io import atomic_directory, ids_from_json, ids_to_json, sha256_file, write_json
 
@@ -47,8 +47,48 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_model_output(path: Any, what: str = "the model directory") -> None:
+    """Refuse to save over something that is not a saved seqrec model.
+
+    ``path`` may be new, an empty directory or a previous saved model (replaced
+    atomically); a file or a non-empty directory without a seqrec ``config.json`` would be
+    deleted by the swap, so it is refused.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``path`` is a file or a non-empty directory that is not a saved seqrec model.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        return  # atomic_directory raises the typed error
+    target = Path(path)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InvalidParameterError(
+            f"{what} {path} exists and is not a directory; refusing to replace it. Choose "
+            "another path"
+        )
+    if not any(target.iterdir()):
+        return
+    try:
+        doc = json.loads((target / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if not (isinstance(doc, dict) and doc.get("format") == MODEL_FORMAT):
+        raise InvalidParameterError(
+            f"{what} {path} exists and is not a saved seqrec model (no config.json with "
+            f"format {MODEL_FORMAT!r}); saving would delete its contents. Choose a new or "
+            "empty directory, or remove it first"
+        )
+
+
 def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Path:
-    """Write ``recommender`` to directory ``path`` atomically; return the path."""
+    """Write ``recommender`` to directory ``path`` atomically; return the path.
+
+    ``path`` must be new, empty or a previous saved model (see :func:`check_model_output`).
+    """
+    check_model_output(path)
     scorer = recommender.scorer
     estimator = scorer.estimator
     with atomic_directory(path) as tmp:
