@@ -150,3 +150,13 @@ def test_unreadable_csv_files_are_typed_errors(tmp_path):
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(SchemaError, match="broken.parquet"):
         InteractionsDataset(broken)
+
+
+def test_learning_rate_too_large_for_float32_updates_is_named(make_recommender):
+    """Adam's first step is about 10 x learning_rate: 1e38 overflowed float32 inside torch
+    (a bare RuntimeError); now a typed error naming learning_rate, and nothing is fitted."""
+    recommender = make_recommender(learning_rate=1e38)
+    with pytest.raises(InvalidParameterError, match="learning_rate"):
+        recommender.train(interactions_ds=_table())
+    with pytest.raises(NotFittedError):
+        recommender.score_items(_table())

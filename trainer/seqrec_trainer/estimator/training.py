@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InvalidParameterError
 from ..model import SASRecNetwork
 from .losses import LossFn
 from .packing import pack_windows
@@ -60,6 +61,19 @@ def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
     real_cols = (batch != 0).any(dim=0)
     first = int(torch.argmax(real_cols.to(torch.int8)).item()) if bool(real_cols.any()) else 0
     return batch[:, min(first, batch.shape[1] - 1):]
+
+
+def _optimizer_step(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.step()``; an update too large for float32 is a typed error, not torch's."""
+    try:
+        optimizer.step()
+    except RuntimeError as exc:
+        if "overflow" not in str(exc):
+            raise
+        raise InvalidParameterError(
+            f"training diverged: an optimizer update does not fit in float32 ({exc}); lower "
+            "learning_rate"
+        ) from exc
 
 
 def training_step_loss(
@@ -205,7 +219,7 @@ def run_training(
             loss.backward()
             if config.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm)
-            optimizer.step()
+            _optimizer_step(optimizer)
             if scheduler is not None:
                 scheduler.step()
             total += float(loss.detach())
