@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import os
@@ -18,7 +17,13 @@ from seqrec_trainer.errors import (
     InvalidParameterTypeError,
     NotFittedError,
 )
-from seqrec_trainer.io import atomic_directory, ids_to_json, sha256_file, write_json
+from seqrec_trainer.io import (
+    atomic_directory,
+    check_replaceable,
+    ids_to_json,
+    sha256_file,
+    write_json,
+)
 
 from .config import DEFAULT_ATOL, DEFAULT_TOP_K, graph_specs
 from .manifest import ARTIFACT_FORMAT, build_manifest
@@ -27,42 +32,19 @@ from .validation import validate_export, validation_inputs
 
 logger = logging.getLogger("seqrec")
 
-def _is_artifact_dir(path: Path) -> bool:
-    """Whether ``path`` holds a manifest.json of a seqrec ONNX artifact."""
-    try:
-        doc = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("format") == ARTIFACT_FORMAT
-
-
 def _check_output_dir(output_dir: Any, source: Any) -> None:
     """Refuse an ``output_dir`` whose replacement would destroy something else than a
     previous artifact: a file, a non-empty directory that is not a seqrec artifact, or
     the model directory being exported (or a directory holding it)."""
-    if not isinstance(output_dir, (str, os.PathLike)):
-        return  # atomic_directory raises the typed error
-    target = Path(output_dir).resolve()
-    if isinstance(source, (str, os.PathLike)):
-        model_dir = Path(source).resolve()
+    if isinstance(output_dir, (str, os.PathLike)) and isinstance(source, (str, os.PathLike)):
+        target, model_dir = Path(output_dir).resolve(), Path(source).resolve()
         if target == model_dir or target in model_dir.parents:
             raise InvalidParameterError(
                 f"the output directory {output_dir} is (or contains) the model directory "
                 f"{source}; exporting there would delete the model. Choose another directory"
             )
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise InvalidParameterError(
-            f"the output directory {output_dir} exists and is not a directory; refusing to "
-            "replace it. Choose another path"
-        )
-    if any(target.iterdir()) and not _is_artifact_dir(target):
-        raise InvalidParameterError(
-            f"{output_dir} exists and is not a seqrec artifact (no manifest.json with format "
-            f"{ARTIFACT_FORMAT!r}); exporting would delete its contents. Choose a new or "
-            "empty directory, or remove it first"
-        )
+    check_replaceable(output_dir, "manifest.json", ARTIFACT_FORMAT, "seqrec artifact",
+                      "the output directory")
 
 
 def _check_export_params(top_k: Any, atol: Any, opset: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from seqrec_runtime.errors import InvalidParameterError
 from torch import nn
 
 from .config import FALLBACK_OPSET, PREFERRED_OPSET, GraphSpec
@@ -121,8 +122,6 @@ def choose_and_export(network: nn.Module, max_len: int, n_items: int, k: int,
         for spec in specs:  # the exporter silently keeps its own opset when it cannot convert
             actual = graph_opset(directory / spec.file)
             if actual != opset:
-                from seqrec_runtime.errors import InvalidParameterError
-
                 raise InvalidParameterError(
                     f"torch's exporter cannot produce opset {opset} for this model (it wrote "
                     f"opset {actual}); omit --opset/opset= to use {PREFERRED_OPSET} (or "

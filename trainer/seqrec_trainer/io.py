@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from seqrec_runtime.errors import InvalidParameterTypeError
+from seqrec_runtime.errors import InvalidParameterError, InvalidParameterTypeError
 
 
 def sha256_file(path: str | Path) -> str:
@@ -42,6 +42,42 @@ def ids_from_json(doc: dict[str, Any]) -> np.ndarray:
 def write_json(path: str | Path, doc: Any) -> None:
     """Write ``doc`` as UTF-8 JSON."""
     Path(path).write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def check_replaceable(path: Any, marker: str, fmt: str, kind: str, what: str) -> None:
+    """Refuse to let :func:`atomic_directory` replace something that is not a ``kind``.
+
+    ``path`` may be new, an empty directory, or a directory whose ``marker`` JSON file has
+    ``"format": fmt`` (a previous saved model / artifact). A file, or a non-empty directory
+    without that marker, would be deleted by the swap, so it is refused.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``path`` is a file or a non-empty directory that is not a ``kind``.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        return  # atomic_directory raises the typed error
+    target = Path(path)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InvalidParameterError(
+            f"{what} {path} exists and is not a directory; refusing to replace it. Choose "
+            "another path"
+        )
+    if not any(target.iterdir()):
+        return
+    try:
+        doc = json.loads((target / marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if not (isinstance(doc, dict) and doc.get("format") == fmt):
+        raise InvalidParameterError(
+            f"{what} {path} exists and is not a {kind} (no {marker} with format {fmt!r}); "
+            "writing it would delete its contents. Choose a new or empty directory, or "
+            "remove it first"
+        )
 
 
 @contextlib.contextmanager

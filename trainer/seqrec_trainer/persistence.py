@@ -22,9 +22,16 @@ from seqrec_runtime.errors import (
 )
 from seqrec_runtime.vocabulary import ItemVocabulary
 
-from .errors import DeviceFallbackWarning, InvalidParameterError
+from .errors import DeviceFallbackWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
-from .io import atomic_directory, ids_from_json, ids_to_json, sha256_file, write_json
+from .io import (
+    atomic_directory,
+    check_replaceable,
+    ids_from_json,
+    ids_to_json,
+    sha256_file,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from .recommender import SequentialRecommender
@@ -48,39 +55,14 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_model_output(path: Any, what: str = "the model directory") -> None:
-    """Refuse to save over something that is not a saved seqrec model.
-
-    ``path`` may be new, an empty directory or a previous saved model (replaced
-    atomically); a file or a non-empty directory without a seqrec ``config.json`` would be
-    deleted by the swap, so it is refused.
+    """Refuse to save over a file or a non-empty directory that is not a saved model.
 
     Raises
     ------
     InvalidParameterError
-        ``path`` is a file or a non-empty directory that is not a saved seqrec model.
+        See :func:`.io.check_replaceable`.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        return  # atomic_directory raises the typed error
-    target = Path(path)
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise InvalidParameterError(
-            f"{what} {path} exists and is not a directory; refusing to replace it. Choose "
-            "another path"
-        )
-    if not any(target.iterdir()):
-        return
-    try:
-        doc = json.loads((target / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        doc = None
-    if not (isinstance(doc, dict) and doc.get("format") == MODEL_FORMAT):
-        raise InvalidParameterError(
-            f"{what} {path} exists and is not a saved seqrec model (no config.json with "
-            f"format {MODEL_FORMAT!r}); saving would delete its contents. Choose a new or "
-            "empty directory, or remove it first"
-        )
+    check_replaceable(path, "config.json", MODEL_FORMAT, "saved seqrec model", what)
 
 
 def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import EmptyInputError, SchemaError
-from seqrec_runtime.table import TIMESTAMP, as_array, column_names, get_columns
+from seqrec_runtime.table import TIMESTAMP, column_names, get_columns
 
 from .schema import ColumnSpec, cast_column, load_schema
 
@@ -54,6 +54,10 @@ def read_table(
     return data_location
 
 
+#: An integer written the plain way: no leading zero, no "+", no spaces.
+_CANONICAL_INT = r"^(0|-?[1-9][0-9]*)$"
+
+
 def _ids_as_integers_where_exact(table: Any, id_columns: tuple[str, ...]) -> Any:
     """Cast text id columns to int64 where every value is a canonical integer."""
     import pyarrow as pa
@@ -72,9 +76,6 @@ def _ids_as_integers_where_exact(table: Any, id_columns: tuple[str, ...]) -> Any
             continue
         table = table.set_column(table.column_names.index(name), name, integers)
     return table
-
-
-_CANONICAL_INT = r"^(0|-?[1-9][0-9]*)$"
 
 
 def _read_file(path: Path, reader: Any) -> Any:
@@ -97,9 +98,8 @@ def _read_file(path: Path, reader: Any) -> Any:
         raise SchemaError(f"{path} cannot be read as a table: {exc}") from exc
 
 
-def _holds_datetimes(values: Any) -> bool:
-    """Whether a (validated) timestamp column holds datetimes rather than numbers."""
-    array = as_array(values, TIMESTAMP)
+def _holds_datetimes(array: np.ndarray) -> bool:
+    """Whether a raw timestamp column (from ``get_columns``) holds datetimes, not numbers."""
     if array.dtype.kind == "M":
         return True
     return array.dtype.kind == "O" and array.size > 0 and isinstance(
@@ -173,7 +173,7 @@ class InteractionsDataset(_Dataset):
         Both become int64 after validation, so only this tells nanoseconds from, e.g.,
         unix seconds: training and validation timestamps must be of the same kind.
         """
-        return TIMESTAMP in getattr(self, "datetime_columns", ())
+        return TIMESTAMP in self.datetime_columns
 
 
 class ItemsDataset(_Dataset):
