@@ -36,6 +36,12 @@ def test_sasrec_tabs_and_crlf(tmp_path):
     assert data["ITEM_ID"].tolist() == [2, 3]
 
 
+@pytest.mark.parametrize("text", ["1 2 \n1 3  \n", "1\t2\t\r\n1\t3 \r\n", "1 2\n1 3\t"])
+def test_sasrec_blanks_at_line_end_are_ignored(tmp_path, text):
+    data = load_sasrec_txt(_write(tmp_path / "t.txt", text))
+    assert data["USER_ID"].tolist() == [1, 1] and data["ITEM_ID"].tolist() == [2, 3]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -75,6 +81,17 @@ def test_movielens_csv(tmp_path, gz):
     assert data["ITEM_ID"].tolist() == [1, 3]
     assert data["OUTCOME"].tolist() == [4.0, 3.5]
     assert data["TIMESTAMP"].dtype == np.int64
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_movielens_files_with_byte_order_mark_and_trailing_blanks(tmp_path, gz):
+    text = "\ufeffuserId,movieId,rating,timestamp \r\n1,1,4.0,964982703 \r\n"
+    path = _write(tmp_path / ("ratings.csv.gz" if gz else "ratings.csv"), text, gz)
+    assert detect_format(path) == "movielens-csv"
+    data = load_interactions(path)
+    assert data["ITEM_ID"].tolist() == [1] and data["TIMESTAMP"].tolist() == [964982703]
+    dat = load_movielens_dat(_write(tmp_path / "r.dat", "\ufeff1::2::5::10 \n1::3::4::11\n"))
+    assert dat["USER_ID"].tolist() == [1, 1] and dat["TIMESTAMP"].tolist() == [10, 11]
 
 
 def test_movielens_csv_errors(tmp_path):

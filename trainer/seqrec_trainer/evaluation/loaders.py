@@ -33,6 +33,8 @@ PathLike = str | Path
 
 _INT_RE = re.compile(rb"[+-]?\d+")
 _INT64_LIMIT = 2**63
+_BOM = b"\xef\xbb\xbf"
+_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?$)", re.MULTILINE)
 _ML_NAMES = [USER_ID, ITEM_ID, OUTCOME, TIMESTAMP]  # MovieLens column order (rating = OUTCOME)
 
 
@@ -54,13 +56,21 @@ def read_bytes(path: PathLike) -> bytes:
     return raw
 
 
+def _without_trailing_blanks(raw: bytes) -> bytes:
+    """``raw`` with spaces/tabs at the end of each line removed (as SASRec's reader does)."""
+    ends = (b" \n", b"\t\n", b" \r\n", b"\t\r\n")
+    if any(end in raw for end in ends) or raw.endswith((b" ", b"\t", b" \r", b"\t\r")):
+        return _TRAILING_BLANKS.sub(b"", raw)
+    return raw
+
+
 def _first_line(path: PathLike) -> bytes:
     """First line of a (possibly gzipped) file, without reading the whole file."""
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
     with opener(path, "rb") as handle:
-        return handle.readline(65536).strip()
+        return handle.readline(65536).removeprefix(_BOM).strip()
 
 
 def _is_int(field: bytes) -> bool:
@@ -150,13 +160,14 @@ def load_sasrec_txt(path: PathLike) -> Table:
     """Read a SASRec ``user item`` file (one interaction per line, integer ids).
 
     Lines of each user are in chronological order; TIMESTAMP is the 0-based position of
-    the line among that user's lines. Fields are separated by one space or one tab.
+    the line among that user's lines. Fields are separated by one space or one tab;
+    blanks at the end of a line are ignored.
 
     Raises
     ------
     FileNotFoundError, DataFileError
     """
-    raw = read_bytes(path)
+    raw = _without_trailing_blanks(read_bytes(path))
     delimiter = b"\t" if b"\t" in raw[:4096] and b" " not in raw[:4096] else b" "
     cols = _parse(
         path, raw, [USER_ID, ITEM_ID], dict.fromkeys([USER_ID, ITEM_ID], pa.int64()), delimiter
@@ -168,11 +179,13 @@ def load_sasrec_txt(path: PathLike) -> Table:
 def load_movielens_dat(path: PathLike) -> Table:
     """Read MovieLens ``UserID::MovieID::Rating::Timestamp`` (ratings.dat; OUTCOME = rating).
 
+    Blanks at the end of a line are ignored.
+
     Raises
     ------
     FileNotFoundError, DataFileError
     """
-    raw = read_bytes(path)
+    raw = _without_trailing_blanks(read_bytes(path))
     if b"\t" in raw:
         raise DataFileError(f"{path}: unexpected tab character; expected '::' separators")
     return _parse(
@@ -188,11 +201,13 @@ def load_movielens_dat(path: PathLike) -> Table:
 def load_movielens_csv(path: PathLike) -> Table:
     """Read MovieLens ``userId,movieId,rating,timestamp`` CSV (with header; OUTCOME = rating).
 
+    A UTF-8 byte order mark and blanks at the end of a line are ignored.
+
     Raises
     ------
     FileNotFoundError, DataFileError
     """
-    raw = read_bytes(path)
+    raw = _without_trailing_blanks(read_bytes(path)).removeprefix(_BOM)
     header = raw.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
     expected = "userId,movieId,rating,timestamp"
     if header.replace(" ", "") != expected:
