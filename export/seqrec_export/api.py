@@ -25,7 +25,7 @@ from seqrec_trainer.io import (
     write_json,
 )
 
-from .config import DEFAULT_ATOL, DEFAULT_TOP_K, graph_specs
+from .config import DEFAULT_ATOL, DEFAULT_TOP_K, FALLBACK_OPSET, PREFERRED_OPSET, graph_specs
 from .manifest import ARTIFACT_FORMAT, build_manifest
 from .onnx_graphs import choose_and_export
 from .validation import validate_export, validation_inputs
@@ -55,6 +55,12 @@ def _check_export_params(top_k: Any, atol: Any, opset: Any) -> None:
             raise InvalidParameterTypeError(f"{name} must be an int, got {value!r}")
         if value < 1:
             raise InvalidParameterError(f"{name} must be >= 1, got {value}")
+    if opset is not None and opset < FALLBACK_OPSET:
+        raise InvalidParameterError(
+            f"opset must be >= {FALLBACK_OPSET} (torch's exporter writes invalid graphs below "
+            f"it), got {opset}; omit it to use {PREFERRED_OPSET} or the newest the installed "
+            "onnxruntime runs"
+        )
     if isinstance(atol, bool) or not isinstance(atol, (int, float, np.floating, np.integer)):
         raise InvalidParameterTypeError(f"atol must be a number, got {atol!r}")
     if not math.isfinite(atol) or atol < 0:

@@ -158,6 +158,7 @@ def test_a_graph_onnxruntime_cannot_load_fails_validation(tmp_path):
     ({"top_k": 2.5}, "InvalidParameterTypeError"), ({"atol": float("nan")},
                                                      "InvalidParameterError"),
     ({"atol": -1e-4}, "InvalidParameterError"), ({"opset": 0}, "InvalidParameterError"),
+    ({"opset": 17}, "InvalidParameterError"), ({"opset": 5}, "InvalidParameterError"),
 ])
 def test_bad_export_parameters_are_refused_before_exporting(export_recommender, tmp_path,
                                                             kwargs, error):
@@ -166,6 +167,8 @@ def test_bad_export_parameters_are_refused_before_exporting(export_recommender, 
         export_onnx(export_recommender, tmp_path / "a", **kwargs)
     assert type(info.value).__name__ == error
     assert not (tmp_path / "a").exists()
+    if "opset" in kwargs and kwargs["opset"] > 0:
+        assert "opset must be >= 18" in str(info.value)
 
 
 def test_export_never_replaces_what_is_not_an_artifact(export_recommender, tmp_path):
