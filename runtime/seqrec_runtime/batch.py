@@ -10,7 +10,6 @@ here once, so both give identical rankings from identical scores.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from .errors import InvalidParameterError
 from .ranking import check_top_k, rank
 from .sequences import Sequences, distinct_history
+from .warn import warn
 
 ScoreFn = Callable[..., np.ndarray]
 
@@ -28,7 +28,7 @@ def iter_chunks(seqs: Sequences, batch_size: int) -> Iterator[tuple[int, int, np
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         width = max(1, int(seqs.lengths[start:stop].max()))
-        yield start, stop, seqs.items[start:stop, -width:]
+        yield start, stop, seqs.window(start, stop, width)
 
 
 def score_chunk(
@@ -88,11 +88,10 @@ def resolve_top_k(
                 "every item); call with exclude_seen=False"
             )
         if k > left:
-            warnings.warn(
+            warn(
                 f"exclude_seen leaves only {left} candidate items for some user; top_k "
                 f"clipped from {k} to {left}",
                 UserWarning,
-                stacklevel=3,
             )
             k = left
     return k

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from .errors import EmptyInputError
 from .sequences import Sequences, build_sequences
 from .table import ITEM_ID, TIMESTAMP, USER_ID, get_columns, normalize_ids, normalize_timestamps
 from .vocabulary import ItemVocabulary
+from .warn import warn
 
 logger = logging.getLogger("seqrec")
 
@@ -50,10 +50,9 @@ def read_histories(interactions: Any, vocabulary: ItemVocabulary, max_len: int) 
     seqs = build_sequences(users, index, timestamps, max_len)
     cold = seqs.lengths == 0
     if cold.any():
-        warnings.warn(
+        warn(
             f"{int(cold.sum())} user(s) have no item known to the model (e.g. USER_ID "
             f"{seqs.user_ids[np.flatnonzero(cold)[0]].item()!r}); they get the popularity fallback",
             ColdUserWarning,
-            stacklevel=3,
         )
     return seqs

@@ -16,13 +16,13 @@ Defaults
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import onnxruntime as ort
 
 from .errors import InvalidParameterError, InvalidParameterTypeError, ProviderError
+from .warn import warn
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -111,7 +111,7 @@ def resolve_providers(
         )
         if strict:
             raise ProviderError(message)
-        warnings.warn(message + "; falling back to the others", ProviderWarning, stacklevel=4)
+        warn(message + "; falling back to the others", ProviderWarning)
     usable = [(name, opts) for name, opts in requested if name in available]
     return usable or [(CPU, {})]
 
@@ -163,7 +163,7 @@ def check_session_providers(
         )
         if strict:
             raise ProviderError(message)
-        warnings.warn(message, ProviderWarning, stacklevel=4)
+        warn(message, ProviderWarning)
     return used
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .errors import InvalidParameterError, InvalidParameterTypeError
+from .warn import warn
 
 _FLOAT64_MAX = float(np.finfo(np.float64).max)
 
@@ -35,11 +35,10 @@ def check_top_k(top_k: Any, n_candidates: int) -> int:
     if n_candidates <= 0:
         raise InvalidParameterError("there are no candidate items left to recommend")
     if top_k > n_candidates:
-        warnings.warn(
+        warn(
             f"top_k={top_k} is larger than the {n_candidates} candidate items; "
             f"returning {n_candidates} per user",
             UserWarning,
-            stacklevel=3,
         )
         top_k = n_candidates
     return top_k

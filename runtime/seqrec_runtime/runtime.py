@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from .inference import Graphs
 from .ranking import check_flag, check_temperature, make_rng, rank
 from .sequences import Sequences, distinct_history, left_pad
 from .table import ITEM_ID, normalize_ids
+from .warn import warn
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -46,11 +46,11 @@ def _one_user(known: np.ndarray, max_len: int) -> Sequences:
     length = min(len(known), max_len)
     return Sequences(
         user_ids=_ONE_USER,
-        items=left_pad(known, max_len),
         lengths=np.array([length], dtype=np.int64),
         aligned={},
         history_ptr=np.array([0, len(known)], dtype=np.int64),
         history_items=known,
+        max_len=max_len,
     )
 
 
@@ -120,6 +120,9 @@ class SeqrecRuntime:
             check_session_io(session, graph, artifact.n_items)
             sessions[name] = session
         self.providers = _providers.check_session_providers(sessions["scores"], requested, strict)
+        for session in sessions.values():  # every graph, without repeating the same warning
+            if list(session.get_providers()) != self.providers:
+                _providers.check_session_providers(session, requested, strict)
         self.path = artifact.path
         self.manifest = artifact.manifest
         self.max_len = artifact.max_len
@@ -270,11 +273,10 @@ class SeqrecRuntime:
         seqs = _one_user(known, self.max_len)
         cold = len(known) == 0
         if cold:
-            warnings.warn(
+            warn(
                 "the history has no item known to the model; returning the popularity "
                 "fallback",
                 ColdUserWarning,
-                stacklevel=2,
             )
         top_k = resolve_top_k(top_k, seqs, self.n_items, exclude_seen)
         graphs = self._graphs
@@ -286,7 +288,7 @@ class SeqrecRuntime:
         elif temperature == 0.0 and top_k <= graphs.k:
             seen = np.unique(known).reshape(1, -1) if exclude_seen or graphs.with_history else None
             exclude = seen if exclude_seen else None
-            columns = graphs.top_indices(seqs.items, exclude, seen)[0, :top_k]
+            columns = graphs.top_indices(left_pad(known, self.max_len), exclude, seen)[0, :top_k]
         else:
             columns = recommend_all(
                 seqs, graphs.scores, graphs.fallback, top_k, temperature, rng, exclude_seen, 1,

@@ -12,39 +12,75 @@ Output rows are users in ascending USER_ID order. No Python loop over users.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .vocabulary import PAD_INDEX
 
 
-@dataclass
 class Sequences:
-    """Left-padded sequences, one row per user.
+    """Per-user histories and their left-padded windows, one row per user.
+
+    Only the compact form is stored: every known item of every user, in order, as CSR
+    (``history_ptr``, ``history_items``: 8 bytes per interaction). The padded window
+    matrix (``max_len`` int64 per user, 1.6 KB at ``max_len`` 200) is built per chunk by
+    :meth:`window`, so scoring many users never holds it for all of them at once;
+    :attr:`items` builds it whole on first use.
 
     Attributes
     ----------
     user_ids
         Distinct users in ascending order (row order of every matrix).
-    items
-        ``(n_users, max_len)`` int64 item indices, 0 = padding.
     lengths
-        Number of real (non-pad) items per row.
+        Number of real (non-pad) items per row: ``min(history length, max_len)``.
     aligned
         Extra per-row value matrices (e.g. OUTCOME) aligned with ``items``, 0 at padding.
     history_ptr, history_items
         Every known item of every user (not only the last ``max_len``), in order, as CSR:
         row ``r``'s items are ``history_items[history_ptr[r]:history_ptr[r + 1]]``.
-        Used to exclude everything a user has seen.
+        Used to build windows and to exclude everything a user has seen.
+    max_len
+        Width of the padded windows.
     """
 
-    user_ids: np.ndarray
-    items: np.ndarray
-    lengths: np.ndarray
-    aligned: dict[str, np.ndarray]
-    history_ptr: np.ndarray
-    history_items: np.ndarray
+    def __init__(
+        self,
+        user_ids: np.ndarray,
+        lengths: np.ndarray,
+        aligned: dict[str, np.ndarray],
+        history_ptr: np.ndarray,
+        history_items: np.ndarray,
+        max_len: int,
+    ) -> None:
+        self.user_ids = user_ids
+        self.lengths = lengths
+        self.aligned = aligned
+        self.history_ptr = history_ptr
+        self.history_items = history_items
+        self.max_len = max_len
+        self._items: np.ndarray | None = None
+
+    @property
+    def items(self) -> np.ndarray:
+        """``(n_users, max_len)`` int64 item indices, left-padded with 0 (built once)."""
+        if self._items is None:
+            self._items = self.window(0, len(self.user_ids))
+        return self._items
+
+    def window(self, start: int, stop: int, width: int | None = None) -> np.ndarray:
+        """Left-padded ``(stop - start, width)`` matrix of rows ``start:stop``' last items.
+
+        ``width`` defaults to ``max_len``; a smaller one keeps each row's last ``width``
+        items (the chunk trimming of scoring, where no row has more).
+        """
+        width = self.max_len if width is None else width
+        take = np.minimum(self.lengths[start:stop], width)
+        total = int(take.sum())
+        rows = np.repeat(np.arange(stop - start), take)
+        offset = np.arange(total) - np.repeat(np.cumsum(take) - take, take)
+        source = np.repeat(self.history_ptr[start + 1 : stop + 1] - take, take) + offset
+        matrix = np.zeros((stop - start, width), dtype=np.int64)
+        matrix[rows, width - np.repeat(take, take) + offset] = self.history_items[source]
+        return matrix
 
     def history_counts(self) -> np.ndarray:
         """Number of known items (whole history) per row."""
@@ -152,21 +188,19 @@ def build_sequences(
 
     counts = np.bincount(sorted_users, minlength=n_users)
     ends = np.cumsum(counts)
-    rank_from_end = ends[sorted_users] - 1 - np.arange(len(sorted_users))
-    in_window = rank_from_end < max_len
-    rows = sorted_users[in_window]
-    cols = max_len - 1 - rank_from_end[in_window]
-
-    items = np.zeros((n_users, max_len), dtype=np.int64)
-    items[rows, cols] = sorted_items[in_window]
     aligned_out: dict[str, np.ndarray] = {}
-    for name, values in (aligned or {}).items():
-        matrix = np.zeros((n_users, max_len), dtype=values.dtype)
-        matrix[rows, cols] = values[order][in_window]
-        aligned_out[name] = matrix
+    if aligned:
+        rank_from_end = ends[sorted_users] - 1 - np.arange(len(sorted_users))
+        in_window = rank_from_end < max_len
+        rows = sorted_users[in_window]
+        cols = max_len - 1 - rank_from_end[in_window]
+        for name, values in aligned.items():
+            matrix = np.zeros((n_users, max_len), dtype=values.dtype)
+            matrix[rows, cols] = values[order][in_window]
+            aligned_out[name] = matrix
     lengths = np.minimum(counts, max_len).astype(np.int64)
     history_ptr = np.concatenate([[0], ends]).astype(np.int64)
-    return Sequences(users, items, lengths, aligned_out, history_ptr, sorted_items)
+    return Sequences(users, lengths, aligned_out, history_ptr, sorted_items, max_len)
 
 
 def left_pad(item_index: np.ndarray, max_len: int) -> np.ndarray:

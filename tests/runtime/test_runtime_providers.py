@@ -126,3 +126,35 @@ def test_bad_thread_count(fake_artifact, bad, error):
 def test_thread_count_is_used(fake_artifact):
     rt = seqrec_runtime.load(fake_artifact, intra_op_num_threads=1)
     assert rt.recommend_online([3, 10], top_k=3).shape == (3,)
+
+
+class _SessionWithProviders:
+    """A real session that reports other providers than it was given."""
+
+    def __init__(self, session, used):
+        self._session, self._used = session, used
+
+    def get_providers(self):
+        return self._used
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+def test_every_graph_session_is_checked_not_only_the_scores_one(fake_artifact, monkeypatch):
+    from seqrec_runtime import runtime as runtime_module
+
+    real_open = runtime_module._open_session
+
+    def open_session(graph_path, providers, options):
+        session = real_open(graph_path, providers, options)
+        if "topk" in str(graph_path):  # the top-k graph lost the CPU provider
+            return _SessionWithProviders(session, ["SomeOtherExecutionProvider"])
+        return session
+
+    monkeypatch.setattr(runtime_module, "_open_session", open_session)
+    with pytest.warns(prov.ProviderWarning, match="did not enable"):
+        seqrec_runtime.load(fake_artifact, providers=["CPUExecutionProvider"])
+    with pytest.raises(ProviderError, match="did not enable"):
+        seqrec_runtime.load(fake_artifact, providers=["CPUExecutionProvider"],
+                            strict_providers=True)

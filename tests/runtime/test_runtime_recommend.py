@@ -14,6 +14,7 @@ from seqrec_runtime import (
     InvalidParameterTypeError,
     ranking,
 )
+from seqrec_runtime.sequences import Sequences
 
 
 def _argsort_ids(rt, scores, top_k, exclude=None):
@@ -40,6 +41,22 @@ def test_deterministic_equals_argsort_of_scores(rt, warm_interactions, top_k):
     recs = rt.recommend(warm_interactions, top_k=top_k)
     assert recs.shape == (len(scores), top_k) and recs.dtype == rt.item_ids_.dtype
     np.testing.assert_array_equal(recs, _argsort_ids(rt, scores, top_k))
+
+
+def test_batch_paths_never_build_every_users_padded_window(rt, warm_interactions, monkeypatch):
+    # scoring works chunk by chunk from the CSR histories; the (n_users, max_len) matrix
+    # (1.6 KB per user at max_len 200) is never allocated for all users at once
+    expected = rt.recommend(warm_interactions, top_k=TOPK_K + 3, exclude_seen=True)
+    scores = rt.score_items(warm_interactions)
+
+    def refuse(self):
+        raise AssertionError("the whole padded matrix was built")
+
+    monkeypatch.setattr(Sequences, "items", property(refuse))
+    np.testing.assert_array_equal(
+        rt.recommend(warm_interactions, top_k=TOPK_K + 3, exclude_seen=True), expected)
+    np.testing.assert_array_equal(rt.score_items(warm_interactions), scores)
+    rt.recommend(warm_interactions, top_k=TOPK_K, sampling_temperature=0.5, random_state=0)
 
 
 def test_ties_break_by_lower_column(rt):

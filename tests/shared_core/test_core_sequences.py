@@ -73,6 +73,21 @@ def test_build_sequences_matches_reference(table, kind):
     _assert_matches_reference(seqs, ref, max_len)
 
 
+@settings(max_examples=200, deadline=None)
+@given(_interaction_tables(), st.data())
+def test_window_equals_slice_of_padded_matrix(table, data):
+    users, items, timestamps, max_len = table
+    seqs = build_sequences(np.array(users), np.array(items), np.array(timestamps), max_len)
+    n = len(seqs.user_ids)
+    start = data.draw(st.integers(0, n - 1))
+    stop = data.draw(st.integers(start + 1, n))
+    width = data.draw(st.integers(1, max_len))
+    window = seqs.window(start, stop, width)  # before .items: built from the CSR alone
+    assert window.dtype == np.int64 and window.shape == (stop - start, width)
+    np.testing.assert_array_equal(window, seqs.items[start:stop, max_len - width:])
+    np.testing.assert_array_equal(seqs.window(start, stop), seqs.items[start:stop])
+
+
 @pytest.mark.parametrize("length", [4, 5, 6, 7])
 def test_lengths_around_max_len(length):
     max_len = 5

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from seqrec_runtime.errors import (
     UnsupportedFormatError,
 )
 from seqrec_runtime.vocabulary import ItemVocabulary
+from seqrec_runtime.warn import warn
 
 from .errors import DeviceFallbackWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
@@ -157,11 +157,10 @@ def _load_device(estimator: Any, device: str | None, path: Path) -> torch.device
         return estimator._resolve_device()
     saved = estimator.device
     if isinstance(saved, str) and saved.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
+        warn(
             f"{path} was trained with device={saved!r} but CUDA is not available here; "
             "loaded onto the CPU (pass device='cpu' to load() to silence this)",
             DeviceFallbackWarning,
-            stacklevel=3,
         )
         return torch.device("cpu")
     return estimator._resolve_device()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ from seqrec_runtime.errors import InvalidParameterError
 from seqrec_runtime.sequences import build_sequences, factorize, sort_order
 from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID
 from seqrec_runtime.vocabulary import ItemVocabulary
+from seqrec_runtime.warn import warn
 
 from ..errors import NotEnoughDataError
 from ..estimator.training import TrainingData, ValidationData
@@ -127,11 +127,10 @@ def prepare(
         present[seqs.user_ids] = seqs.lengths > 0
         usable = present[valid_user]
         if not usable.all():
-            warnings.warn(
+            warn(
                 f"{int((~usable).sum())} validation user(s) have no training history before "
                 "their validation item; they are left out of validation",
                 UserWarning,
-                stacklevel=3,
             )
         if not usable.any():
             raise NotEnoughDataError(
@@ -195,11 +194,10 @@ def _match_validation(valid: dict[str, np.ndarray], users: np.ndarray, vocabular
     usable = known_user & (valid_index > 0)
     dropped = int((~usable).sum())
     if dropped:
-        warnings.warn(
+        warn(
             f"{dropped} validation row(s) have a user or item never seen in training; "
             "they are left out of validation",
             UserWarning,
-            stacklevel=4,
         )
     outcome = valid.get(OUTCOME)
     return (

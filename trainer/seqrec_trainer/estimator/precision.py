@@ -9,9 +9,8 @@ native, and an explicit ``"bf16"`` on other hardware trains as asked but warns.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
+from seqrec_runtime.warn import warn
 
 from ..errors import SlowPrecisionWarning
 
@@ -61,12 +60,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     if precision == "bf16" and not native_bf16(device):
-        warnings.warn(
+        warn(
             f"precision='bf16' on {device.type} without native bfloat16 (AVX512-BF16/AMX on "
             "CPU, bf16 support on GPU): bfloat16 is emulated and training is typically "
             "several times slower than float32; use precision='auto' or 'fp32'",
             SlowPrecisionWarning,
-            stacklevel=3,
         )
     return precision
 
