@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .hashing import HASH_MIN_ROWS, factorize_strings
 from .vocabulary import PAD_INDEX
 
 
@@ -99,7 +100,8 @@ def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct ids and each row's code (like ``np.unique(..., return_inverse=True)``).
 
     Integer ids in a dense range (the common case: 1..n_users) are coded in O(n) with a
-    presence table instead of a sort.
+    presence table instead of a sort; many string ids are grouped by hash first
+    (:func:`~.hashing.factorize_strings`).
     """
     if ids.dtype.kind == "i" and len(ids):
         low = int(ids.min())
@@ -110,6 +112,10 @@ def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             present[offsets] = True
             rank = np.cumsum(present, dtype=np.int64) - 1
             return (np.flatnonzero(present) + low).astype(ids.dtype), rank[offsets]
+    if ids.dtype.kind == "U" and len(ids) >= HASH_MIN_ROWS:
+        found = factorize_strings(ids)
+        if found is not None:
+            return found
     uniques, codes = np.unique(ids, return_inverse=True)
     return uniques, codes.reshape(-1)
 

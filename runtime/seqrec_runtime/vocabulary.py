@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import IdTypeError
+from .hashing import HASH_MIN_ROWS, distinct_strings
 from .table import ITEM_ID, normalize_ids
 
 PAD_INDEX = 0
@@ -67,6 +68,14 @@ class ItemVocabulary:
             offsets = ids - low  # ids are int64 here (same type as the vocabulary)
             inside = (ids >= low) & (offsets >= 0) & (offsets < len(table))
             return np.where(inside, table[np.where(inside, offsets, 0)], PAD_INDEX)
+        if ids.dtype.kind == "U" and len(ids) >= HASH_MIN_ROWS:
+            grouped = distinct_strings(ids)  # look up each distinct id once
+            if grouped is not None:
+                distinct, codes = grouped
+                return self._search(distinct)[codes]
+        return self._search(ids)
+
+    def _search(self, ids: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.ids, ids)
         pos_clipped = np.minimum(pos, len(self.ids) - 1)
         found = self.ids[pos_clipped] == ids

@@ -36,10 +36,10 @@ def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.nd
     ids = interactions[ITEM_ID]
     if items is not None:
         extra = items[ITEM_ID]
-        vocab = ItemVocabulary(np.unique(ids))
+        vocab = ItemVocabulary(factorize(ids)[0])
         vocab.check_same_type(extra, "items_ds ITEM_ID")
         ids = np.concatenate([ids, extra])
-    return ItemVocabulary(np.unique(ids))
+    return ItemVocabulary(factorize(ids)[0])
 
 
 def _validation_cut(
