@@ -95,21 +95,44 @@ def users_scaling(rt, table, sizes, repeats, measure_memory: bool = True) -> lis
             times.append(time.perf_counter() - t0)
         if measure_memory or n == sizes[-1]:
             mem = {m: run_json(me + ["--mem-child", m, str(n)])["peak_extra_bytes"]
-                   for m in ("recommend", "score_items")}
+                   for m in MEM_METHODS}
         else:
-            mem = {"recommend": float("nan"), "score_items": float("nan")}
+            mem = dict.fromkeys(MEM_METHODS, float("nan"))
         out.append({"n_users": n, "rows": int(len(rows["USER_ID"])), "time": stats(times),
                     "peak_extra_bytes": mem["recommend"],
+                    "padded_peak_extra_bytes": mem["recommend_padded"],
                     "score_items_peak_extra_bytes": mem["score_items"]})
         print(f"users {n:>8,}: {stats(times)['median']:.2f} s, peak +"
-              f"{bytes_text(mem['recommend'])} (score_items +{bytes_text(mem['score_items'])})",
-              flush=True)
+              f"{bytes_text(mem['recommend'])} (whole padded matrix first: "
+              f"+{bytes_text(mem['recommend_padded'])}; score_items "
+              f"+{bytes_text(mem['score_items'])})", flush=True)
     return out
+
+
+#: ``recommend_padded`` is ``recommend`` made to build every user's padded window matrix
+#: first (n_users x max_len int64), as the runtime did before it built windows per chunk.
+MEM_METHODS = ("recommend", "recommend_padded", "score_items")
+
+
+def _build_whole_padded_matrix() -> None:
+    from seqrec_runtime import histories
+
+    build = histories.build_sequences
+
+    def build_padded(*args, **kwargs):
+        seqs = build(*args, **kwargs)
+        seqs.items  # noqa: B018 - materialise and keep the whole matrix, as before
+        return seqs
+
+    histories.build_sequences = build_padded
 
 
 def mem_child(method: str, n_users: int) -> None:
     """Peak extra RSS of one call in a fresh process (input built before the measurement)."""
     import seqrec_runtime
+
+    if method == "recommend_padded":
+        _build_whole_padded_matrix()
 
     meta = build_model(rebuild=False)
     rt = seqrec_runtime.load(meta["artifact_dir"], providers=["CPUExecutionProvider"])
@@ -122,7 +145,7 @@ def mem_child(method: str, n_users: int) -> None:
     rt.score_items(warm)
     del warm
     with PeakMemory() as mem:
-        if method == "recommend":
+        if method in ("recommend", "recommend_padded"):
             rt.recommend(rows, top_k=TOP_K)
         else:
             rt.score_items(rows)
@@ -316,14 +339,16 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
         t = u["time"]
         rows.append([f"{u['n_users']:,}", f"{u['rows']:,}", fmt_stat(t),
                      f"{u['n_users'] / t['median']:,.0f}", bytes_text(u["peak_extra_bytes"]),
+                     bytes_text(u["padded_peak_extra_bytes"]),
                      bytes_text(u["score_items_peak_extra_bytes"]),
                      bytes_text(u["n_users"] * res["n_items"] * 4), "measured"])
     for e in res["users_extrapolated"]:
         rows.append([f"{e['n_users']:,}", f"~{e['n_users'] * 165:,}", f"~{fmt_num(e['seconds'])}",
                      f"~{e['n_users'] / e['seconds']:,.0f}", f"~{bytes_text(e['floor_bytes'])}"
-                     " (floor)", "—", bytes_text(e["n_users"] * res["n_items"] * 4),
+                     " (floor)", "—", "—", bytes_text(e["n_users"] * res["n_items"] * 4),
                      "**extrapolated** (linear from the largest timed size)"])
     lines += md_table(["users", "rows", "time [s]", "users/s", "`recommend` peak extra memory",
+                       "same, whole padded matrix built first (before session 15)",
                        "`score_items` peak extra memory", "full score matrix size", "how"],
                       rows)
     cells = ram / 4
@@ -336,10 +361,14 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
         "`batch.recommend_all` / the top-k graph score one chunk of `batch_size` users "
         f"(default 256: {bytes_text(256 * res['n_items'] * 4)} of scores at "
         f"{res['n_items']:,} items, {bytes_text(256 * 1e6 * 4)} at 1M items), keep only each "
-        "row's top-k, and drop the chunk. What grows with the number of users is the input, "
-        f"the padded history matrix (n_users × max_len int64 = {res['max_len'] * 8:,} bytes "
-        "per user: 1.5 GiB for 1M users) and the CSR copy of all known items (8 bytes per "
-        "row) — the floor shown for extrapolated sizes.",
+        "row's top-k, and drop the chunk. Each chunk's left-padded windows are built from "
+        "the CSR copy of all known items (8 bytes per row) when the chunk is scored; until "
+        "session 15 the runtime first built them for every user at once (n_users × max_len "
+        f"int64 = {res['max_len'] * 8:,} bytes per user: 1.5 GiB for 1M users), which the "
+        "\"whole padded matrix built first\" column reproduces side by side (same call, that "
+        "matrix materialised inside it). What grows with the number of users is the input, "
+        "that CSR copy, three int64 values per user and the top-k output — the floor shown "
+        "for extrapolated sizes.",
         "",
         "### Items: the score + top-10 step, per user", "",
         "Random float32 hidden states (50 wide) and item matrix, in a fresh process; chunks "
@@ -401,7 +430,7 @@ def main() -> int:
     users = users_scaling(rt, table, user_sizes, user_reps, measure_memory=not quick)
     per_user = users[-1]["time"]["median"] / users[-1]["n_users"]
     extra = [{"n_users": n, "seconds": per_user * n,
-              "floor_bytes": n * (rt.max_len * 8 + 165 * 8)}
+              "floor_bytes": n * (165 * 8 + 3 * 8 + TOP_K * 8)}
              for n in (100_000, 300_000, 1_000_000) if n > user_sizes[-1]]
     # in a fresh process: no onnxruntime thread pool of the runtime above spinning beside it
     items = run_json([sys.executable, str(Path(__file__).resolve()), "--items-child",
