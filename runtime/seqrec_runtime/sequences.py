@@ -128,12 +128,18 @@ def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
     """
     if timestamps.dtype.kind == "i" and len(timestamps):
         low = timestamps.min()
-        time_bits = max(1, (int(timestamps.max()) - int(low)).bit_length())
+        span, step = int(timestamps.max()) - int(low), 1
+        time_bits = max(1, span.bit_length())
         user_bits = max(1, int(user_codes.max()).bit_length())
         row_bits = max(1, (len(timestamps) - 1).bit_length())
+        if time_bits + user_bits + row_bits > 63 and span < 2**62:
+            # coarse clocks (dates as unix seconds, seconds as milliseconds) have a common
+            # step; dividing it out keeps the order and may fit the one-sort key below
+            step = _common_step(timestamps - low)
+            time_bits = max(1, (span // step).bit_length())
         if time_bits + user_bits <= 62:
             key = user_codes.astype(np.int64) << time_bits
-            key |= timestamps - low
+            key |= (timestamps - low) // step if step > 1 else timestamps - low
             if time_bits + user_bits + row_bits <= 63:
                 # Row numbers in the low bits make every key distinct and break ties by
                 # input order, so an unstable value sort (no indirection) is stable here.
@@ -144,6 +150,16 @@ def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
                 return key
             return np.argsort(key, kind="stable")
     return np.lexsort((timestamps, user_codes))
+
+
+def _common_step(offsets: np.ndarray) -> int:
+    """Greatest common divisor of non-negative integer offsets (1 when there is none)."""
+    step = int(np.gcd.reduce(offsets[:1024]))
+    if step <= 1:
+        return 1
+    if (offsets % step).any():
+        step = int(np.gcd.reduce(offsets))
+    return max(step, 1)
 
 
 def build_sequences(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seqrec_runtime.sequences import build_sequences, left_pad, sort_order
+from seqrec_runtime.sequences import _common_step, build_sequences, left_pad, sort_order
 
 
 def reference_sequences(users, items, timestamps, max_len, aligned=None):
@@ -107,6 +107,27 @@ def test_sort_order_is_stable():
     assert sort_order(users, timestamps).tolist() == [3, 1, 4, 0, 2]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40)), min_size=1, max_size=60),
+    st.sampled_from([1, 86_400, 1_000, 2**40, 2**50, 2**52]),  # 2**50+: span > 2**55
+    st.integers(-(2**62), 2**62),
+    st.booleans(),
+)
+def test_sort_order_equals_lexsort_on_coarse_clocks(rows, step, offset, break_step):
+    # timestamps on a coarse grid (dates in seconds, seconds in ms, huge steps): the
+    # common step is divided out to fit the one-sort key; the order must not change
+    users = np.array([u for u, _ in rows], dtype=np.int64)
+    ticks = np.array([t for _, t in rows], dtype=np.int64)
+    if step * 40 + abs(offset) >= 2**63:
+        offset = 0
+    timestamps = ticks * step + offset
+    if break_step:
+        timestamps[0] += 1  # one value off the grid: the sampled step must be rechecked
+    expected = np.lexsort((timestamps, users))
+    np.testing.assert_array_equal(sort_order(users, timestamps), expected)
+
+
 def test_seen_mask_covers_whole_history():
     users = np.array([0] * 6 + [1])
     items = np.array([1, 2, 3, 4, 5, 0, 2])
@@ -135,3 +156,10 @@ def test_user_with_only_unknown_items_is_an_empty_row():
 )
 def test_left_pad(items, max_len, expected):
     assert left_pad(np.array(items, dtype=np.int64), max_len).tolist() == expected
+
+
+def test_common_step_of_a_coarse_clock():
+    days = np.array([0, 3, 1, 7]) * 86_400
+    assert _common_step(days) == 86_400
+    assert _common_step(np.r_[days, 2 * 86_400 + 1]) == 1  # one value off the grid
+    assert _common_step(np.zeros(3, dtype=np.int64)) == 1
