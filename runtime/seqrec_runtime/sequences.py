@@ -75,12 +75,16 @@ class Sequences:
         """
         width = self.max_len if width is None else width
         take = np.minimum(self.lengths[start:stop], width)
-        total = int(take.sum())
-        rows = np.repeat(np.arange(stop - start), take)
-        offset = np.arange(total) - np.repeat(np.cumsum(take) - take, take)
-        source = np.repeat(self.history_ptr[start + 1 : stop + 1] - take, take) + offset
+        # element j of the output (row-major over kept items) comes from flat position
+        # j + source_shift[row] and lands at flat position j + target_shift[row]
+        before = np.cumsum(take) - take  # kept items of the previous rows
+        source_shift = self.history_ptr[start + 1 : stop + 1] - take - before
+        target_shift = np.arange(1, stop - start + 1) * width - take - before
+        flat = np.arange(int(take.sum()))
         matrix = np.zeros((stop - start, width), dtype=np.int64)
-        matrix[rows, width - np.repeat(take, take) + offset] = self.history_items[source]
+        matrix.reshape(-1)[flat + np.repeat(target_shift, take)] = self.history_items[
+            flat + np.repeat(source_shift, take)
+        ]
         return matrix
 
     def history_counts(self) -> np.ndarray:
