@@ -330,7 +330,8 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
     lines = header("Scaling: users, items, history length, memory", command, quick,
                    f"Runtime loaded with its defaults; {res['meta']['weights']}.")
     lines += ["", "### Users: `rt.recommend(rows, top_k=10)` (ML-1M-sized model)", "",
-              "Histories resampled from ML-1M users (~165 rows each, unsorted). Peak extra = "
+              f"Data: {res['source']}. Each user's history is a copy of a random user's of "
+              f"that table (~{res['rows_per_user']:.0f} rows each, unsorted). Peak extra = "
               "peak RSS during one call − RSS before it, in a fresh process, after a warm-up "
               "call on 300 users (so onnxruntime's working memory for a 256-user chunk is "
               "already allocated; input rows excluded).", ""]
@@ -343,7 +344,8 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
                      bytes_text(u["score_items_peak_extra_bytes"]),
                      bytes_text(u["n_users"] * res["n_items"] * 4), "measured"])
     for e in res["users_extrapolated"]:
-        rows.append([f"{e['n_users']:,}", f"~{e['n_users'] * 165:,}", f"~{fmt_num(e['seconds'])}",
+        approx_rows = e["n_users"] * res["rows_per_user"]
+        rows.append([f"{e['n_users']:,}", f"~{approx_rows:,.0f}", f"~{fmt_num(e['seconds'])}",
                      f"~{e['n_users'] / e['seconds']:,.0f}", f"~{bytes_text(e['floor_bytes'])}"
                      " (floor)", "—", "—", bytes_text(e["n_users"] * res["n_items"] * 4),
                      "**extrapolated** (linear from the largest timed size)"])
@@ -417,7 +419,7 @@ def main() -> int:
 
     meta = build_model(rebuild=False)
     rt = seqrec_runtime.load(meta["artifact_dir"], providers=["CPUExecutionProvider"])
-    table, _ = ml1m_table()
+    table, source = ml1m_table()
     ram = mem_total()
     if quick:
         user_sizes, user_reps = [300, 1000], [1, 1]
@@ -429,8 +431,9 @@ def main() -> int:
         lengths, n_len_batch, len_reps, len_calls = [50, 100, 150, 200], 2_000, 5, 300
     users = users_scaling(rt, table, user_sizes, user_reps, measure_memory=not quick)
     per_user = users[-1]["time"]["median"] / users[-1]["n_users"]
+    rows_per_user = len(table["USER_ID"]) / len(np.unique(table["USER_ID"]))
     extra = [{"n_users": n, "seconds": per_user * n,
-              "floor_bytes": n * (165 * 8 + 3 * 8 + TOP_K * 8)}
+              "floor_bytes": n * (rows_per_user * 8 + 3 * 8 + TOP_K * 8)}
              for n in (100_000, 300_000, 1_000_000) if n > user_sizes[-1]]
     # in a fresh process: no onnxruntime thread pool of the runtime above spinning beside it
     items = run_json([sys.executable, str(Path(__file__).resolve()), "--items-child",
@@ -442,6 +445,7 @@ def main() -> int:
     res = {"users": users, "users_extrapolated": extra, "items": items, "items_repeats": item_reps,
            "lengths": lens, "length_repeats": len_reps, "length_calls": len_calls,
            "n_items": rt.n_items, "max_len": rt.max_len, "meta": meta, "ram_bytes": ram,
+           "source": source, "rows_per_user": rows_per_user,
            "numpy": np.__version__}
     images = plots(res, ram) if write else []
     if not write:
