@@ -109,6 +109,20 @@ def users_scaling(rt, table, sizes, repeats, measure_memory: bool = True) -> lis
     return out
 
 
+#: Short histories (sessions): the padded window matrix is large next to the rows.
+SHORT_USERS, SHORT_LENGTH = 100_000, 20
+
+
+def short_history_memory() -> dict:
+    me = [sys.executable, str(Path(__file__).resolve())]
+    mem = {m: run_json(me + ["--mem-child", m, str(SHORT_USERS), str(SHORT_LENGTH)])[
+        "peak_extra_bytes"] for m in ("recommend", "recommend_padded")}
+    print(f"short histories ({SHORT_USERS:,} users x {SHORT_LENGTH}): recommend peak "
+          f"+{bytes_text(mem['recommend'])}, whole padded matrix first "
+          f"+{bytes_text(mem['recommend_padded'])}", flush=True)
+    return {"n_users": SHORT_USERS, "length": SHORT_LENGTH, **mem}
+
+
 #: ``recommend_padded`` is ``recommend`` made to build every user's padded window matrix
 #: first (n_users x max_len int64), as the runtime did before it built windows per chunk.
 MEM_METHODS = ("recommend", "recommend_padded", "score_items")
@@ -127,8 +141,9 @@ def _build_whole_padded_matrix() -> None:
     histories.build_sequences = build_padded
 
 
-def mem_child(method: str, n_users: int) -> None:
-    """Peak extra RSS of one call in a fresh process (input built before the measurement)."""
+def mem_child(method: str, n_users: int, length: int | None = None) -> None:
+    """Peak extra RSS of one call in a fresh process (input built before the measurement);
+    ``length``: every user's history is a random user's last ``length`` rows."""
     import seqrec_runtime
 
     if method == "recommend_padded":
@@ -137,7 +152,7 @@ def mem_child(method: str, n_users: int) -> None:
     meta = build_model(rebuild=False)
     rt = seqrec_runtime.load(meta["artifact_dir"], providers=["CPUExecutionProvider"])
     table, _ = ml1m_table()
-    rows = resampled_users(table, n_users)
+    rows = resampled_users(table, n_users, length=length)
     del table
     # warm-up with a full 256-user chunk: onnxruntime's working memory is allocated here
     warm = resampled_users(ml1m_table()[0], 300, seed=1)
@@ -366,11 +381,20 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
         "row's top-k, and drop the chunk. Each chunk's left-padded windows are built from "
         "the CSR copy of all known items (8 bytes per row) when the chunk is scored; until "
         "session 15 the runtime first built them for every user at once (n_users × max_len "
-        f"int64 = {res['max_len'] * 8:,} bytes per user: 1.5 GiB for 1M users), which the "
-        "\"whole padded matrix built first\" column reproduces side by side (same call, that "
-        "matrix materialised inside it). What grows with the number of users is the input, "
-        "that CSR copy, three int64 values per user and the top-k output — the floor shown "
-        "for extrapolated sizes.",
+        f"int64 = {res['max_len'] * 8:,} bytes per user: 1.5 GiB for 1M users). The \"whole "
+        "padded matrix built first\" column is the same call with that matrix built and held "
+        "from the end of sequence building (a lower bound of the former peak, which built it "
+        "while the sort's temporaries were still alive). With ~165 rows per user the peak "
+        "is set by those per-row temporaries and the two columns barely differ; the matrix "
+        "dominates when histories are short next to max_len"
+        + (f": {res['short_histories']['n_users']:,} users with "
+           f"{res['short_histories']['length']} rows each peak at "
+           f"+{bytes_text(res['short_histories']['recommend'])} against "
+           f"+{bytes_text(res['short_histories']['recommend_padded'])} with the whole matrix "
+           "(same machine, fresh processes, one run each)" if res.get("short_histories")
+           else "") + ". What grows with the number of users is the input, that CSR copy, "
+        "three int64 values per user and the top-k output — the floor shown for "
+        "extrapolated sizes.",
         "",
         "### Items: the score + top-10 step, per user", "",
         "Random float32 hidden states (50 wide) and item matrix, in a fresh process; chunks "
@@ -400,11 +424,13 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
 
 def main() -> int:
     parser = suite_parser(__doc__, "small sizes, 1-2 repeats")
-    parser.add_argument("--mem-child", nargs=2, metavar=("METHOD", "USERS"), help="internal")
+    parser.add_argument("--mem-child", nargs="+", metavar="METHOD USERS [LENGTH]",
+                        help="internal")
     parser.add_argument("--items-child", nargs=2, metavar=("SIZES", "REPEATS"), help="internal")
     args = parser.parse_args()
     if args.mem_child:
-        mem_child(args.mem_child[0], int(args.mem_child[1]))
+        mem_child(args.mem_child[0], int(args.mem_child[1]),
+                  int(args.mem_child[2]) if len(args.mem_child) > 2 else None)
         return 0
     if args.items_child:
         sizes = [int(x) for x in args.items_child[0].split(",")]
@@ -430,6 +456,7 @@ def main() -> int:
         item_sizes, item_reps = [1_000, 3_416, 10_000, 100_000, 1_000_000], 5
         lengths, n_len_batch, len_reps, len_calls = [50, 100, 150, 200], 2_000, 5, 300
     users = users_scaling(rt, table, user_sizes, user_reps, measure_memory=not quick)
+    short = None if quick else short_history_memory()
     per_user = users[-1]["time"]["median"] / users[-1]["n_users"]
     rows_per_user = len(table["USER_ID"]) / len(np.unique(table["USER_ID"]))
     extra = [{"n_users": n, "seconds": per_user * n,
@@ -445,7 +472,7 @@ def main() -> int:
     res = {"users": users, "users_extrapolated": extra, "items": items, "items_repeats": item_reps,
            "lengths": lens, "length_repeats": len_reps, "length_calls": len_calls,
            "n_items": rt.n_items, "max_len": rt.max_len, "meta": meta, "ram_bytes": ram,
-           "source": source, "rows_per_user": rows_per_user,
+           "source": source, "rows_per_user": rows_per_user, "short_histories": short,
            "numpy": np.__version__}
     images = plots(res, ram) if write else []
     if not write:
