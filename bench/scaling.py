@@ -365,7 +365,7 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
                      " (floor)", "—", "—", bytes_text(e["n_users"] * res["n_items"] * 4),
                      "**extrapolated** (linear from the largest timed size)"])
     lines += md_table(["users", "rows", "time [s]", "users/s", "`recommend` peak extra memory",
-                       "same, whole padded matrix built first (before session 15)",
+                       "same, whole padded matrix built first (≈ runtime before session 15)",
                        "`score_items` peak extra memory", "full score matrix size", "how"],
                       rows)
     cells = ram / 4
