@@ -229,3 +229,39 @@ def test_string_ids_recommend_original_ids(fake_string_artifact, fake_artifact):
     column_int = {item: j for j, item in enumerate(rt_int.item_ids_.tolist())}
     as_columns = np.vectorize(column_int.get)(recs_int)
     np.testing.assert_array_equal(recs_str, rt_str.item_ids_[as_columns])
+
+
+def test_many_string_ids_take_the_hash_path_with_the_same_results(fake_string_artifact,
+                                                                  monkeypatch):
+    """Above HASH_MIN_ROWS rows, string users and items are grouped by hash; the results
+    must equal the string-sorting path's."""
+    from seqrec_runtime import hashing, sequences, vocabulary
+
+    rt = seqrec_runtime.load(fake_string_artifact)
+    rng = np.random.default_rng(3)
+    n = 3 * hashing.HASH_MIN_ROWS
+    items = np.r_[rt.item_ids_, ["unknown-item"]]
+    data = {"USER_ID": np.array([f"user-{u:04d}" for u in rng.integers(0, 900, n)]),
+            "ITEM_ID": items[rng.integers(0, len(items), n)],
+            "TIMESTAMP": rng.integers(0, 50, n)}
+    calls = []
+
+    def spy(name, function):
+        def wrapped(ids):
+            calls.append(name)
+            return function(ids)
+        return wrapped
+
+    monkeypatch.setattr(sequences, "factorize_strings",
+                        spy("users", sequences.factorize_strings))
+    monkeypatch.setattr(vocabulary, "distinct_strings", spy("items", vocabulary.distinct_strings))
+    hashed = (rt.score_items(data, return_user_ids=True),
+              rt.recommend(data, top_k=7, exclude_seen=True))
+    assert sorted(set(calls)) == ["items", "users"]
+    for module in (sequences, vocabulary):
+        monkeypatch.setattr(module, "HASH_MIN_ROWS", 10 * n)  # strings sorted, not hashed
+    (users, scores), recs = hashed
+    plain_users, plain_scores = rt.score_items(data, return_user_ids=True)
+    np.testing.assert_array_equal(users, plain_users)
+    np.testing.assert_array_equal(scores, plain_scores)
+    np.testing.assert_array_equal(recs, rt.recommend(data, top_k=7, exclude_seen=True))
