@@ -122,3 +122,20 @@ def test_unwritable_recommend_output_is_a_clear_error(files, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "seqrec recommend: error:" in err and "Traceback" not in err
+
+
+def test_train_and_recommend_read_a_sasrec_text_file(tmp_path, synthetic_table, capsys):
+    """The paper's ``user item`` file trains and recommends without converting it first."""
+    order = sorted(range(len(synthetic_table["USER_ID"])), key=lambda i: (
+        synthetic_table["USER_ID"][i], synthetic_table["TIMESTAMP"][i]))
+    text = tmp_path / "data.txt"
+    text.write_text("".join(f"{synthetic_table['USER_ID'][i]} {synthetic_table['ITEM_ID'][i]}\n"
+                            for i in order))
+    out = tmp_path / "model"
+    assert main(["train", "--interactions", str(text), "--output", str(out), "--verbose", "0",
+                 "--epochs", "1", "--hidden-units", "16", "--max-len", "8"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(out), "--interactions", str(text), "--top-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "USER_ID,RANK,ITEM_ID"
+    assert len(lines) == 1 + 3 * len(set(synthetic_table["USER_ID"].tolist()))

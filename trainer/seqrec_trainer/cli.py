@@ -40,12 +40,15 @@ def _check_model_output(output: str, source: str | None = None) -> None:
     check_model_output(output, what="--output")
 
 
+_FORMATS = " or a SASRec .txt / MovieLens .dat / MovieLens ratings.csv file"
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a SASRec model and save it")
     p.add_argument("--interactions", required=True, help="CSV/Parquet with USER_ID, ITEM_ID, "
-                   "TIMESTAMP[, OUTCOME]")
+                   f"TIMESTAMP[, OUTCOME]{_FORMATS}")
     p.add_argument("--items", help="optional CSV/Parquet item catalogue (ITEM_ID)")
-    p.add_argument("--valid", help="optional CSV/Parquet validation rows (one per user)")
+    p.add_argument("--valid", help="optional validation rows (one per user), same formats")
     p.add_argument("--schema", help="optional client schema YAML for --interactions/--valid")
     p.add_argument("--output", required=True, help="model directory to write")
     p.add_argument("--estimator", choices=["classifier", "regressor"], default="classifier")
@@ -117,7 +120,7 @@ def _add_refit_prior(sub: argparse._SubParsersAction) -> None:
                        "(the trained network is kept) and save the result")
     p.add_argument("model_dir", help="saved model directory")
     p.add_argument("--interactions", required=True,
-                   help="CSV/Parquet of the training rows (USER_ID, ITEM_ID, TIMESTAMP)")
+                   help=f"CSV/Parquet of the training rows (USER_ID, ITEM_ID, TIMESTAMP){_FORMATS}")
     p.add_argument("--schema", help="optional client schema YAML for --interactions")
     p.add_argument("--output", required=True, help="model directory to write")
     for name, kind in _PRIOR_FLAGS.items():
@@ -141,7 +144,8 @@ def _run_refit_prior(args: argparse.Namespace) -> int:
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact")
     p.add_argument("model", help="saved model directory or exported artifact directory")
-    p.add_argument("--interactions", required=True, help="CSV/Parquet of users' histories")
+    p.add_argument("--interactions", required=True,
+                   help=f"CSV/Parquet of users' histories{_FORMATS}")
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--exclude-seen", action="store_true")
@@ -166,7 +170,7 @@ def _run_recommend(args: argparse.Namespace) -> int:
 
     model = load_any(args.model)
     users, recs = model.recommend(
-        read_table(args.interactions), top_k=args.top_k,
+        read_table(args.interactions, interaction_formats=True), top_k=args.top_k,
         sampling_temperature=args.temperature, exclude_seen=args.exclude_seen,
         random_state=args.seed, return_user_ids=True,
     )

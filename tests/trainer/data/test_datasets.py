@@ -130,8 +130,43 @@ def test_missing_file_and_unknown_suffix(tmp_path):
         InteractionsDataset(tmp_path / "nope.csv")
     other = tmp_path / "data.xlsx"
     other.write_text("x")
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match="SASRec .txt or MovieLens .dat"):
         InteractionsDataset(other)
+
+
+def test_public_interaction_formats_are_read_by_their_loaders(tmp_path):
+    import gzip
+
+    sasrec = tmp_path / "ml.txt.gz"
+    sasrec.write_bytes(gzip.compress(b"1 10\n1 11\n2 10\n2 12 \n"))
+    data = InteractionsDataset(sasrec).fetch_data()
+    assert data["ITEM_ID"].tolist() == [10, 11, 10, 12]
+    assert data["TIMESTAMP"].tolist() == [0, 1, 0, 1] and "OUTCOME" not in data
+    dat = tmp_path / "ratings.dat"
+    dat.write_text("1::10::5::978300760\n1::11::3::978302109\n")
+    data = InteractionsDataset(dat).fetch_data()
+    assert data["TIMESTAMP"].tolist() == [978300760, 978302109]
+    assert data["OUTCOME"].tolist() == [5.0, 3.0]  # the rating
+    movielens_csv = tmp_path / "ratings.csv"
+    movielens_csv.write_bytes("\ufeffuserId,movieId,rating,timestamp\n7,1,4.5,9\n".encode())
+    data = InteractionsDataset(movielens_csv).fetch_data()
+    assert data["USER_ID"].tolist() == [7] and data["OUTCOME"].tolist() == [4.5]
+
+
+def test_a_malformed_public_format_file_names_the_line(tmp_path):
+    from seqrec_trainer.evaluation import DataFileError
+
+    bad = tmp_path / "ml.txt"
+    bad.write_text("1 10\n1 x\n")
+    with pytest.raises(DataFileError, match="line 2: bad ITEM_ID value 'x'"):
+        InteractionsDataset(bad)
+
+
+def test_items_dataset_does_not_read_interaction_formats(tmp_path):
+    items = tmp_path / "items.txt"
+    items.write_text("1 10\n")
+    with pytest.raises(SchemaError, match="unsupported file type; use .csv, .tsv or .parquet$"):
+        ItemsDataset(items)
 
 
 def test_outcome_is_optional_and_extra_columns_are_ignored():

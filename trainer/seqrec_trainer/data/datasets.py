@@ -16,8 +16,16 @@ from .schema import ColumnSpec, cast_column, load_schema
 ID_COLUMNS = ("USER_ID", "ITEM_ID")
 
 
+#: Public interaction-file formats :class:`InteractionsDataset` reads with the evaluation
+#: loaders (``seqrec_trainer.evaluation.loaders``), recognised by name and header.
+INTERACTION_FILE_FORMATS = ("sasrec", "movielens-dat", "movielens-csv")
+
+
 def read_table(
-    data_location: Any, id_columns: tuple[str, ...] = ID_COLUMNS, text_columns: tuple[str, ...] = ()
+    data_location: Any,
+    id_columns: tuple[str, ...] = ID_COLUMNS,
+    text_columns: tuple[str, ...] = (),
+    interaction_formats: bool = False,
 ) -> Any:
     """Load a CSV/Parquet path with pyarrow, or return an in-memory table unchanged.
 
@@ -26,11 +34,20 @@ def read_table(
     column whose every value is written as a plain integer (``7``, ``-3``, no leading zero
     or sign) then becomes int64, as before; any other keeps its text, every id distinct.
     ``text_columns`` (a schema's ``str`` columns) are read as text and stay text.
+
+    With ``interaction_formats``, a SASRec ``user item`` file (``*.txt[.gz]``), a MovieLens
+    ``ratings.dat`` (``*.dat[.gz]``) or a MovieLens CSV (header ``userId,movieId,rating,
+    timestamp``) is read by its loader into USER_ID, ITEM_ID, TIMESTAMP (and OUTCOME =
+    rating for the MovieLens files).
     """
     if isinstance(data_location, (str, Path)):
         path = Path(data_location)
         if not path.exists():
             raise FileNotFoundError(f"no such data file: {path}")
+        if interaction_formats:
+            table = _read_interaction_file(path)
+            if table is not None:
+                return table
         suffixes = "".join(path.suffixes).lower()
         if ".parquet" in suffixes or ".pq" in suffixes:
             import pyarrow.parquet as pq
@@ -49,9 +66,24 @@ def read_table(
                 path, lambda p: pcsv.read_csv(p, parse_options=parse, convert_options=convert)
             )
             return _ids_as_integers_where_exact(table, id_columns)
-        raise SchemaError(f"{path}: unsupported file type; use .csv, .tsv or .parquet")
+        formats = (" (or, for interactions, a SASRec .txt or MovieLens .dat file)"
+                   if interaction_formats else "")
+        raise SchemaError(f"{path}: unsupported file type; use .csv, .tsv or .parquet{formats}")
     column_names(data_location)  # raises a clear error for unsupported objects
     return data_location
+
+
+def _read_interaction_file(path: Path) -> dict[str, np.ndarray] | None:
+    """The table of a file in one of :data:`INTERACTION_FILE_FORMATS`, else None."""
+    from ..evaluation.loaders import LOADERS, DataFileError, detect_format
+
+    if not path.is_file():
+        return None
+    try:
+        fmt = detect_format(path)
+    except DataFileError:  # a name the loaders do not know: read_table's own rules apply
+        return None
+    return LOADERS[fmt](path) if fmt in INTERACTION_FILE_FORMATS else None
 
 
 #: An integer written the plain way: no leading zero, no "+", no spaces.
@@ -111,6 +143,7 @@ class _Dataset:
     """Base: a validated table held as a dict of column -> numpy array."""
 
     _builtin_schema = ""
+    _interaction_formats = False
 
     def __init__(self, data_location: Any, client_schema_path: str | Path | None = None) -> None:
         self.data_location = data_location
@@ -120,6 +153,7 @@ class _Dataset:
             data_location,
             id_columns=tuple(s.source or s.name for s in self.schema if s.type == "id"),
             text_columns=tuple(s.source or s.name for s in self.schema if s.type == "str"),
+            interaction_formats=self._interaction_formats,
         )
         self.data: dict[str, np.ndarray] = self._validate(table)
 
@@ -158,13 +192,17 @@ class InteractionsDataset(_Dataset):
     ----------
     data_location
         A CSV/Parquet path (read with pyarrow), a pandas DataFrame, a pyarrow Table or a
-        dict of column -> array.
+        dict of column -> array. Public formats are read too: a SASRec ``user item`` file
+        (``*.txt[.gz]``; TIMESTAMP = position of the line within the user), a MovieLens
+        ``ratings.dat`` (``*.dat[.gz]``) or a MovieLens CSV (header ``userId,movieId,
+        rating,timestamp``); the MovieLens files' rating becomes OUTCOME.
     client_schema_path
         Optional YAML schema (see :mod:`seqrec_trainer.data.schema`) to rename, validate
         and cast columns; the built-in training schema is used otherwise.
     """
 
     _builtin_schema = "interactions_schema_with_timestamp_training.yaml"
+    _interaction_formats = True
 
     @property
     def timestamp_is_datetime(self) -> bool:
