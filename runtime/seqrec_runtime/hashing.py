@@ -1,43 +1,175 @@
-"""Grouping many string ids by 64-bit hash instead of sorting the strings themselves.
+"""Grouping many ids by 64-bit key in an open-addressing table instead of sorting them.
 
-Sorting unicode arrays compares strings character by character; sorting their 64-bit
-hashes is several times faster. Every row is then checked against the first row of its
-hash group, so a hash collision is detected (the functions return None and the caller
-falls back to sorting the strings): results never depend on the hash.
+Sorting 10 million ids (or their hashes) costs a few seconds; looking each row up in a
+hash table of the few distinct ids costs a few tenths. String ids are reduced to a 64-bit
+hash first and every row is then checked against its group's representative, so a hash
+collision is detected (the string functions return None and the caller falls back to
+sorting the strings): results never depend on the hash. Integer ids are their own key, so
+their grouping is exact.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Below this many rows ``np.unique`` on the strings is as fast as hashing them first.
+#: Below this many rows ``np.unique`` is as fast as grouping by hash.
 HASH_MIN_ROWS = 4096
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
+_MASK64 = (1 << 64) - 1
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: a key's slot = top bits of key*_MIX
+_HASH_BLOCK_ROWS = 1 << 14  # rows hashed together: their code points stay in cache
+_GROUP_CHUNK_ROWS = 1 << 18  # rows looked up together; misses become new keys
 _VERIFY_ROWS = 1 << 20
 
 
+def _word_weights(n: int) -> np.ndarray:
+    """``n`` fixed odd 64-bit multipliers, one per word position (SplitMix64 sequence)."""
+    weights, state = [], 0x9E3779B97F4A7C15
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        weights.append((z ^ (z >> 31)) | 1)
+    return np.array(weights, dtype=np.uint64)
+
+
 def string_hashes(ids: np.ndarray) -> np.ndarray:
-    """64-bit FNV-1a hash of each fixed-width unicode id, over its UCS-4 code points."""
-    width = ids.dtype.itemsize // 4
-    points = np.ascontiguousarray(ids).view(np.uint32).reshape(len(ids), width)
-    hashes = np.full(len(ids), _FNV_OFFSET, dtype=np.uint64)
-    for column in range(width):
-        np.bitwise_xor(hashes, points[:, column], out=hashes, casting="unsafe")
-        np.multiply(hashes, _FNV_PRIME, out=hashes)
+    """64-bit hash of each fixed-width unicode id, the same for any array width.
+
+    The UCS-4 code points are read two at a time as 64-bit words; the hash is the sum of
+    each word times a fixed odd multiplier for its position (mod 2**64). The padding of a
+    wider array adds zero words, which add nothing, so an id hashes alike in a ``<U5`` and
+    a ``<U12`` array. Rows are hashed a block at a time so that each block is read from
+    cache.
+    """
+    n, width = len(ids), ids.dtype.itemsize // 4
+    hashes = np.zeros(n, dtype=np.uint64)
+    if width == 0 or n == 0:
+        return hashes
+    points = np.ascontiguousarray(ids).view(np.uint32).reshape(n, width)
+    words = np.zeros((min(n, _HASH_BLOCK_ROWS), width + width % 2), dtype=np.uint32)
+    weights = _word_weights(words.shape[1] // 2)
+    product = np.empty(len(words), dtype=np.uint64)
+    for start in range(0, n, _HASH_BLOCK_ROWS):
+        stop = min(start + _HASH_BLOCK_ROWS, n)
+        block = words[: stop - start]
+        block[:, :width] = points[start:stop]
+        wide = block.view(np.uint64)
+        out, tmp = hashes[start:stop], product[: stop - start]
+        for column, weight in enumerate(weights):
+            np.multiply(wide[:, column], weight, out=tmp)
+            np.add(out, tmp, out=out)
     return hashes
 
 
+class KeyTable:
+    """Positions of distinct 64-bit keys, found by linear probing in a power-of-two table.
+
+    ``keys[p]`` is the key at position ``p``; :meth:`find` maps queries to positions
+    (``-1`` when absent). The table is kept at most half full.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self._slots = np.full(16, -1, dtype=np.int64)
+        self._shift = np.uint64(64 - 4)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _MIX) >> self._shift).astype(np.int64)
+
+    def add(self, new_keys: np.ndarray) -> None:
+        """Append distinct keys that are not in the table yet."""
+        start = len(self.keys)
+        self.keys = np.concatenate([self.keys, new_keys.astype(np.uint64, copy=False)])
+        if 2 * len(self.keys) > len(self._slots):
+            bits = max(4, (2 * len(self.keys) - 1).bit_length())
+            self._slots = np.full(1 << bits, -1, dtype=np.int64)
+            self._shift = np.uint64(64 - bits)
+            start = 0
+        self._insert(np.arange(start, len(self.keys), dtype=np.int64))
+
+    def _insert(self, pending: np.ndarray) -> None:
+        slots, mask = self._slots, len(self._slots) - 1
+        where = self._home(self.keys[pending])
+        while len(pending):
+            empty = slots[where] < 0
+            slots[where[empty]] = pending[empty]  # of keys sharing a slot, one wins
+            moved = slots[where] != pending  # the others probe the next slot
+            pending, where = pending[moved], (where[moved] + 1) & mask
+
+    def find(self, queries: np.ndarray) -> np.ndarray:
+        """Position of each query key (int64), ``-1`` where it is not in the table."""
+        if len(self.keys) == 0 or len(queries) == 0:
+            return np.full(len(queries), -1, dtype=np.int64)
+        slots, mask = self._slots, len(self._slots) - 1
+        keys = np.append(self.keys, np.uint64(0))  # position -1 reads this sentinel
+        where = self._home(queries)
+        found = slots[where]
+        occupied = found >= 0
+        hit = keys[found] == queries
+        hit &= occupied
+        rows = np.flatnonzero(occupied & ~hit)  # an empty slot ends a probe: absent
+        found[~hit] = -1
+        where = (where[rows] + 1) & mask
+        while len(rows):  # the few rows whose key sits further along
+            candidate = slots[where]
+            occupied = candidate >= 0
+            hit = occupied & (keys[candidate] == queries[rows])
+            found[rows[hit]] = candidate[hit]
+            again = occupied & ~hit
+            rows, where = rows[again], (where[again] + 1) & mask
+        return found
+
+
+def group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group rows by 64-bit key without sorting them.
+
+    Returns
+    -------
+    (distinct, first, codes)
+        ``distinct[codes]`` equals ``keys``; ``first[c]`` is a row whose key is
+        ``distinct[c]``. The order of ``distinct`` is unspecified.
+    """
+    if keys.dtype.kind == "i":  # integer ids are their own key
+        keys = keys.astype(np.int64, copy=False).view(np.uint64)
+    table = KeyTable()
+    codes = np.empty(len(keys), dtype=np.int64)
+    firsts = [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(keys), _GROUP_CHUNK_ROWS):
+        part = keys[start : start + _GROUP_CHUNK_ROWS]
+        found = table.find(part)
+        missing = np.flatnonzero(found < 0)
+        if len(missing):
+            new, first, inverse = np.unique(
+                part[missing], return_index=True, return_inverse=True
+            )
+            found[missing] = len(table) + inverse.reshape(-1)
+            firsts.append(start + missing[first])
+            table.add(new)
+        codes[start : start + len(part)] = found
+    return table.keys, np.concatenate(firsts), codes
+
+
+def factorize_ints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct int64 ids and each row's code, like ``np.unique(ids,
+    return_inverse=True)``: rows grouped by :func:`group_keys`, then only the distinct ids
+    sorted."""
+    _, first, codes = group_keys(ids)
+    return _sorted_codes(ids[first], codes)
+
+
 def distinct_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Distinct values of a unicode array (in hash order) and each row's code.
+    """Distinct values of a unicode array (unspecified order) and each row's code.
 
     Returns
     -------
     (distinct, codes) or None
         ``distinct[codes]`` equals ``ids``; None when two different ids share a hash.
     """
-    _, first, codes = np.unique(string_hashes(ids), return_index=True, return_inverse=True)
-    codes = codes.reshape(-1)
+    _, first, codes = group_keys(string_hashes(ids))
     distinct = ids[first]
     for start in range(0, len(ids), _VERIFY_ROWS):  # every row equals its group's first row
         stop = start + _VERIFY_ROWS
@@ -53,7 +185,10 @@ def factorize_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     found = distinct_strings(ids)
     if found is None:
         return None
-    distinct, codes = found
+    return _sorted_codes(*found)
+
+
+def _sorted_codes(distinct: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(distinct, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hashing import HASH_MIN_ROWS, factorize_strings
+from .hashing import HASH_MIN_ROWS, factorize_ints, factorize_strings
 from .vocabulary import PAD_INDEX
 
 
@@ -104,8 +104,8 @@ def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct ids and each row's code (like ``np.unique(..., return_inverse=True)``).
 
     Integer ids in a dense range (the common case: 1..n_users) are coded in O(n) with a
-    presence table instead of a sort; many string ids are grouped by hash first
-    (:func:`~.hashing.factorize_strings`).
+    presence table instead of a sort; many other ids are grouped in a hash table first and
+    only the distinct ones are sorted (:mod:`~.hashing`).
     """
     if ids.dtype.kind == "i" and len(ids):
         low = int(ids.min())
@@ -116,6 +116,8 @@ def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             present[offsets] = True
             rank = np.cumsum(present, dtype=np.int64) - 1
             return (np.flatnonzero(present) + low).astype(ids.dtype), rank[offsets]
+    if ids.dtype.kind == "i" and len(ids) >= HASH_MIN_ROWS:
+        return factorize_ints(ids)
     if ids.dtype.kind == "U" and len(ids) >= HASH_MIN_ROWS:
         found = factorize_strings(ids)
         if found is not None:
@@ -169,7 +171,7 @@ def _common_step(offsets: np.ndarray) -> int:
 def build_sequences(
     user_ids: np.ndarray,
     item_index: np.ndarray,
-    timestamps: np.ndarray,
+    timestamps: np.ndarray | None,
     max_len: int,
     aligned: dict[str, np.ndarray] | None = None,
     presorted: bool = False,
@@ -183,7 +185,8 @@ def build_sequences(
     item_index
         Model item indices (``0`` = unknown item, dropped), one per row.
     timestamps
-        Normalised numeric timestamps, one per row.
+        Normalised numeric timestamps, one per row (unused, may be None, when
+        ``presorted``).
     max_len
         Number of most recent items kept per user (matrix width).
     aligned
@@ -196,21 +199,23 @@ def build_sequences(
     -------
     Sequences
     """
-    if presorted:
+    if presorted:  # rows already in order: renumber the users that have rows 0..n-1
         starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]]) if len(user_ids) \
             else np.zeros(0, dtype=np.int64)
         users = user_ids[starts]
-        user_codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(user_ids)]))
-        order = np.arange(len(user_ids))
+        sorted_users = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(user_ids)]))
+        sorted_items = item_index
+        order = None
     else:
         users, user_codes = factorize(user_ids)
         order = sort_order(user_codes, timestamps)
+        sorted_items = item_index[order]
+        sorted_users = user_codes[order]
     n_users = len(users)
-    sorted_items = item_index[order]
     keep = sorted_items != PAD_INDEX
-    order = order[keep]
-    sorted_items = sorted_items[keep]
-    sorted_users = user_codes[order]
+    if not keep.all():  # unknown items are dropped
+        sorted_items, sorted_users = sorted_items[keep], sorted_users[keep]
+        order = np.flatnonzero(keep) if order is None else order[keep]
 
     counts = np.bincount(sorted_users, minlength=n_users)
     ends = np.cumsum(counts)
@@ -222,7 +227,7 @@ def build_sequences(
         cols = max_len - 1 - rank_from_end[in_window]
         for name, values in aligned.items():
             matrix = np.zeros((n_users, max_len), dtype=values.dtype)
-            matrix[rows, cols] = values[order][in_window]
+            matrix[rows, cols] = (values if order is None else values[order])[in_window]
             aligned_out[name] = matrix
     lengths = np.minimum(counts, max_len).astype(np.int64)
     history_ptr = np.concatenate([[0], ends]).astype(np.int64)

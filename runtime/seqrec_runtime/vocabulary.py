@@ -10,10 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import IdTypeError
-from .hashing import HASH_MIN_ROWS, distinct_strings
+from .hashing import HASH_MIN_ROWS, KeyTable, string_hashes
 from .table import ITEM_ID, normalize_ids
 
 PAD_INDEX = 0
+
+
+_VERIFY_ROWS = 1 << 20
+
+
+def _keys(ids: np.ndarray) -> np.ndarray:
+    """64-bit lookup keys: string hashes, or the integer ids themselves."""
+    if ids.dtype.kind == "U":
+        return string_hashes(ids)
+    return ids.astype(np.int64, copy=False).view(np.uint64)
 
 
 def id_dtype_name(ids: np.ndarray) -> str:
@@ -38,6 +48,7 @@ class ItemVocabulary:
         self.ids: np.ndarray = unique
         self.dtype_name: str = id_dtype_name(unique)
         self._dense: tuple[int, np.ndarray] | None = None
+        self._table: tuple[KeyTable | None] | None = None  # see _key_table
         if unique.dtype.kind == "i" and len(unique):
             low, span = int(unique[0]), int(unique[-1]) - int(unique[0])
             if span < 4 * len(unique) + 1024:  # ids in a dense range: O(1) table lookup
@@ -68,12 +79,31 @@ class ItemVocabulary:
             offsets = ids - low  # ids are int64 here (same type as the vocabulary)
             inside = (ids >= low) & (offsets >= 0) & (offsets < len(table))
             return np.where(inside, table[np.where(inside, offsets, 0)], PAD_INDEX)
-        if ids.dtype.kind == "U" and len(ids) >= HASH_MIN_ROWS:
-            grouped = distinct_strings(ids)  # look up each distinct id once
-            if grouped is not None:
-                distinct, codes = grouped
-                return self._search(distinct)[codes]
+        if len(ids) >= HASH_MIN_ROWS:
+            table = self._key_table()
+            if table is not None:
+                return self._lookup(table, ids)
         return self._search(ids)
+
+    def _key_table(self) -> KeyTable | None:
+        """Hash table of the ids' 64-bit keys, built on first use (None when two string
+        ids share a hash: lookups then binary-search the sorted ids)."""
+        if self._table is None:
+            keys = _keys(self.ids)
+            table = KeyTable()
+            if len(np.unique(keys)) == len(keys):
+                table.add(keys)
+            self._table = (table if len(table) == len(keys) else None,)
+        return self._table[0]
+
+    def _lookup(self, table: KeyTable, ids: np.ndarray) -> np.ndarray:
+        found = table.find(_keys(ids))  # table positions are vocabulary positions
+        if ids.dtype.kind == "U":  # a string's hash matches only its own entry, if any
+            for start in range(0, len(ids), _VERIFY_ROWS):
+                part = found[start : start + _VERIFY_ROWS]  # a view: fixed in place
+                other = self.ids[np.maximum(part, 0)] != ids[start : start + _VERIFY_ROWS]
+                part[other] = -1
+        return found + 1  # -1 (absent) becomes PAD_INDEX
 
     def _search(self, ids: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.ids, ids)

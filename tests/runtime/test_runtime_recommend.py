@@ -254,7 +254,7 @@ def test_many_string_ids_take_the_hash_path_with_the_same_results(fake_string_ar
 
     monkeypatch.setattr(sequences, "factorize_strings",
                         spy("users", sequences.factorize_strings))
-    monkeypatch.setattr(vocabulary, "distinct_strings", spy("items", vocabulary.distinct_strings))
+    monkeypatch.setattr(vocabulary, "string_hashes", spy("items", vocabulary.string_hashes))
     hashed = (rt.score_items(data, return_user_ids=True),
               rt.recommend(data, top_k=7, exclude_seen=True))
     assert sorted(set(calls)) == ["items", "users"]

@@ -1,11 +1,14 @@
-"""``seqrec_runtime.hashing``: grouping string ids by hash gives np.unique's answer, even
-when hashes collide."""
+"""``seqrec_runtime.hashing``: grouping ids in a hash table gives np.unique's answer and
+vocabulary lookups give the binary search's, even when hashes or table slots collide."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from seqrec_runtime import hashing
+from seqrec_runtime import vocabulary as vocabulary_module
 from seqrec_runtime.sequences import factorize
 from seqrec_runtime.vocabulary import ItemVocabulary
 
@@ -40,8 +43,11 @@ def test_a_hash_collision_falls_back_to_sorting_strings(monkeypatch):
     vocabulary = ItemVocabulary(np.unique(ids)[::2])
     expected = vocabulary._search(ids)
     # every id "collides": the check against each group's first row must notice it
-    monkeypatch.setattr(hashing, "string_hashes", lambda a: np.zeros(len(a), dtype=np.uint64))
+    zeros = lambda a: np.zeros(len(a), dtype=np.uint64)  # noqa: E731
+    monkeypatch.setattr(hashing, "string_hashes", zeros)
+    monkeypatch.setattr(vocabulary_module, "string_hashes", zeros)
     assert hashing.distinct_strings(ids) is None
+    assert vocabulary._key_table() is None  # two vocabulary ids share a hash
     uniques, codes = factorize(ids)
     np.testing.assert_array_equal(uniques, np.unique(ids))
     np.testing.assert_array_equal(uniques[codes], ids)
@@ -55,3 +61,63 @@ def test_vocabulary_encode_by_hash_equals_search():
     encoded = vocabulary.encode(ids)
     np.testing.assert_array_equal(encoded, vocabulary._search(ids))
     assert (encoded == 0).any() and (encoded > 0).any()  # unknown and known ids both present
+
+
+def test_string_hash_does_not_depend_on_the_array_width():
+    ids = _random_ids(6_000, seed=7)
+    wider = ids.astype(f"<U{ids.dtype.itemsize // 4 + 5}")
+    np.testing.assert_array_equal(hashing.string_hashes(ids), hashing.string_hashes(wider))
+    # the vocabulary's array and the queries' array have different widths here
+    vocabulary = ItemVocabulary(np.unique(ids)[1::2])
+    queries = np.r_[ids, ["an id longer than every vocabulary id: " + "y" * 40] * 10]
+    assert queries.dtype.itemsize != vocabulary.ids.dtype.itemsize
+    assert len(queries) >= hashing.HASH_MIN_ROWS
+    np.testing.assert_array_equal(vocabulary.encode(queries), vocabulary._search(queries))
+
+
+def test_sparse_integer_ids_are_grouped_and_looked_up_exactly():
+    rng = np.random.default_rng(11)
+    pool = rng.integers(-(2**63), 2**63 - 1, size=3_000)  # far from a dense range
+    ids = pool[rng.integers(0, len(pool), 50_000)]
+    expected_uniques, expected_codes = np.unique(ids, return_inverse=True)
+    uniques, codes = factorize(ids)
+    np.testing.assert_array_equal(uniques, expected_uniques)
+    np.testing.assert_array_equal(codes, expected_codes)
+    vocabulary = ItemVocabulary(np.unique(pool)[::2])
+    queries = np.r_[ids, [0, 1, -1, 2**63 - 1, -(2**63)]]
+    encoded = vocabulary.encode(queries)
+    np.testing.assert_array_equal(encoded, vocabulary._search(queries))
+    assert (encoded == 0).any() and (encoded > 0).any()
+
+
+@pytest.mark.parametrize("home", ["first", "last"])
+def test_key_table_probes_past_occupied_slots_and_wraps_around(monkeypatch, home):
+    """Every key is sent to the same slot, so every lookup walks a chain of probes (and,
+    from the last slot, wraps around to the first)."""
+    def same_slot(self, keys):
+        return np.full(len(keys), 0 if home == "first" else len(self._slots) - 1,
+                       dtype=np.int64)
+
+    monkeypatch.setattr(hashing.KeyTable, "_home", same_slot)
+    keys = np.random.default_rng(2).permutation(np.arange(100, 160, dtype=np.uint64))
+    table = hashing.KeyTable()
+    table.add(keys[:20])
+    table.add(keys[20:50])  # grows the table: every key is placed again
+    queries = np.r_[keys, np.arange(0, 100, dtype=np.uint64)]
+    expected = np.r_[np.arange(50), np.full(10 + 100, -1)]
+    np.testing.assert_array_equal(table.find(queries), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=300), st.integers(1, 64))
+def test_group_keys_across_chunks_equals_np_unique(values, chunk):
+    keys = np.array(values, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    original = hashing._GROUP_CHUNK_ROWS
+    hashing._GROUP_CHUNK_ROWS = chunk  # new keys appear in later chunks too
+    try:
+        distinct, first, codes = hashing.group_keys(keys)
+    finally:
+        hashing._GROUP_CHUNK_ROWS = original
+    assert len(np.unique(distinct)) == len(distinct) == len(np.unique(keys))
+    np.testing.assert_array_equal(distinct[codes], keys)
+    np.testing.assert_array_equal(keys[first], distinct)
