@@ -17,7 +17,7 @@ from seqrec_runtime.sequences import Sequences
 from seqrec_runtime.table import OUTCOME, TIMESTAMP
 
 from .data.datasets import InteractionsDataset, ItemsDataset
-from .data.training import build_vocabulary, prepare
+from .data.training import prepare, vocabulary_and_index
 from .errors import InvalidParameterError, NotFittedError, SchemaError, TimestampTypeError
 from .scorer import SequentialScorer
 
@@ -173,10 +173,10 @@ class SequentialRecommender:
             )
             estimator.set_params(max_len=int(self.max_len))
         started = time.perf_counter()
-        vocabulary = build_vocabulary(interactions, items)
+        vocabulary, item_index = vocabulary_and_index(interactions, items)
         prepared = prepare(
             interactions, valid, vocabulary, int(self.max_len),
-            getattr(estimator, "history_windows", "last"),
+            getattr(estimator, "history_windows", "last"), item_index,
         )
         self.scorer.fit(prepared, vocabulary)
         _check_finite_weights(self.scorer, interactions)

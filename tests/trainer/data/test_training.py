@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from seqrec_runtime.errors import InvalidParameterError, SeqrecError
 from seqrec_runtime.histories import read_histories
 from seqrec_trainer import InteractionsDataset
-from seqrec_trainer.data.training import build_vocabulary, prepare
+from seqrec_trainer.data.training import build_vocabulary, prepare, vocabulary_and_index
 from seqrec_trainer.errors import NotEnoughDataError
 
 COLUMNS = ["USER_ID", "ITEM_ID", "TIMESTAMP"]
@@ -365,3 +365,21 @@ def test_prepare_matches_the_reference(case):
                 prepare(data, valid, vocabulary, max_len)
             return
         _check_against_reference(data, valid, max_len)
+
+
+def test_vocabulary_and_index_gives_what_encode_gives():
+    """fit takes each row's model index from the grouping that builds the vocabulary; it
+    must equal ``vocabulary.encode`` and give the same prepared data, with a catalogue too."""
+    rng = np.random.default_rng(4)
+    n = 6_000  # above HASH_MIN_ROWS: the hash-table paths
+    for ids in (rng.integers(0, 2**40, 300), np.array([f"item-{i}" for i in range(300)])):
+        data = {"USER_ID": rng.integers(0, 200, n), "ITEM_ID": ids[rng.integers(0, 250, n)],
+                "TIMESTAMP": rng.integers(0, 1_000, n)}
+        catalogue = {"ITEM_ID": ids[200:]}  # 50 ids the interactions never mention
+        vocabulary, index = vocabulary_and_index(data, catalogue)
+        assert len(vocabulary) == 300
+        np.testing.assert_array_equal(index, vocabulary.encode(data["ITEM_ID"]))
+        given = prepare(data, None, vocabulary, 5, "all", index)
+        looked_up = prepare(data, None, vocabulary, 5, "all")
+        np.testing.assert_array_equal(given.train.sequences, looked_up.train.sequences)
+        np.testing.assert_array_equal(given.histories[1], looked_up.histories[1])

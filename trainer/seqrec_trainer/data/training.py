@@ -33,13 +33,26 @@ class PreparedData:
 
 def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None):
     """Sorted union of interaction items and catalogue items (same id type required)."""
+    return vocabulary_and_index(interactions, items)[0]
+
+
+def vocabulary_and_index(
+    interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None
+) -> tuple[ItemVocabulary, np.ndarray]:
+    """:func:`build_vocabulary` and each interaction row's model index.
+
+    The index equals ``vocabulary.encode(interactions[ITEM_ID])``; it comes from the same
+    grouping of the ids that builds the vocabulary, so the ids are not looked up twice.
+    """
     ids = interactions[ITEM_ID]
+    combined = ids
     if items is not None:
         extra = items[ITEM_ID]
-        vocab = ItemVocabulary(factorize(ids)[0])
-        vocab.check_same_type(extra, "items_ds ITEM_ID")
-        ids = np.concatenate([ids, extra])
-    return ItemVocabulary(factorize(ids)[0])
+        ItemVocabulary(ids[:1]).check_same_type(extra, "items_ds ITEM_ID")
+        combined = np.concatenate([ids, extra])
+    uniques, codes = factorize(combined)
+    vocabulary = ItemVocabulary(uniques)
+    return vocabulary, codes[: len(ids)] + 1
 
 
 def _validation_cut(
@@ -78,19 +91,21 @@ def prepare(
     vocabulary: ItemVocabulary,
     max_len: int,
     history_windows: str = "last",
+    item_index: np.ndarray | None = None,
 ) -> PreparedData:
     """Build ``(n, max_len + 1)`` training sequences and validation inputs/targets.
 
     Rows are sorted stably by (USER_ID, TIMESTAMP) (ties keep input order) and the last
     ``max_len + 1`` per user are kept (``history_windows="all"``: plus earlier windows, see
     :mod:`.windows`). A validation target is never a training target: each validated user's
-    training rows stop before the validation interaction.
+    training rows stop before the validation interaction. ``item_index`` (optional) is
+    ``vocabulary.encode(interactions[ITEM_ID])`` when the caller already has it
+    (:func:`vocabulary_and_index`).
     """
     users, user_codes = factorize(interactions[USER_ID])
-    index = vocabulary.encode(interactions[ITEM_ID])
+    index = vocabulary.encode(interactions[ITEM_ID]) if item_index is None else item_index
     timestamps = interactions[TIMESTAMP]
-    order = sort_order(user_codes, timestamps)
-    keep_sorted = np.ones(len(order), dtype=bool)
+    kept = sort_order(user_codes, timestamps)
     valid_data = None
     n_valid_dropped = 0
     if valid is not None:
@@ -104,15 +119,13 @@ def prepare(
         if valid_time.dtype != timestamps.dtype:
             timestamps = timestamps.astype(np.float64)
             valid_time = valid_time.astype(np.float64)
-        keep_sorted = _validation_cut(
-            user_codes, order, index, timestamps, valid_user, valid_index, valid_time, len(users)
-        )
-    kept = order[keep_sorted]
+        kept = kept[_validation_cut(
+            user_codes, kept, index, timestamps, valid_user, valid_index, valid_time, len(users)
+        )]
+    kept_users, kept_index = user_codes[kept], index[kept]  # rows in (user, time) order
     outcome = interactions.get(OUTCOME)
     aligned = {OUTCOME: outcome[kept]} if outcome is not None else None
-    seqs = build_sequences(
-        user_codes[kept], index[kept], timestamps[kept], max_len + 1, aligned, presorted=True
-    )
+    seqs = build_sequences(kept_users, kept_index, None, max_len + 1, aligned, presorted=True)
     # build_sequences re-numbers users among those with kept rows; map back for validation
     has_target = seqs.lengths >= 2
     if not has_target.any():
@@ -142,13 +155,12 @@ def prepare(
             targets=valid_index[usable],
             outcomes=valid_outcome[usable] if valid_outcome is not None else None,
         )
-    popularity = np.bincount(index[kept], minlength=len(vocabulary) + 1)[1:].astype(np.float64)
+    popularity = np.bincount(kept_index, minlength=len(vocabulary) + 1)[1:].astype(np.float64)
     popularity = (popularity / max(popularity.sum(), 1.0)).astype(np.float32)
     if history_windows == "all":
-        kept_index = index[kept]
         known = kept_index != 0
         windows, aligned_windows = all_windows(
-            user_codes[kept][known],
+            kept_users[known],
             kept_index[known],
             max_len + 1,
             {name: values[known] for name, values in (aligned or {}).items()},
@@ -168,7 +180,7 @@ def prepare(
         "n_valid_targets": int(len(valid_data.targets)) if valid_data is not None else 0,
         "n_valid_dropped": int(n_valid_dropped),
     }
-    histories = (user_codes[kept], index[kept])
+    histories = (kept_users, kept_index)
     return PreparedData(train, valid_data, popularity, summary, histories)
 
 
