@@ -5,8 +5,8 @@ Compared, each run in a fresh process (time + peak memory above the input's base
 * ``runtime``    — ``seqrec_runtime.histories.read_histories(dict of numpy arrays, vocab, 200)``
 * ``runtime_df`` — the same call on a pandas DataFrame (string ids only: with int ids the
   DataFrame columns are handed over without a copy, so it equals ``runtime``)
-* ``trainer``    — ``seqrec_trainer.data.training.build_vocabulary`` + ``prepare`` (the
-  training window, ``max_len + 1`` wide)
+* ``trainer``    — ``seqrec_trainer.data.training.vocabulary_and_index`` + ``prepare`` (what
+  ``fit`` runs; the training window, ``max_len + 1`` wide)
 * ``pandas``     — scikit-rec 0.4.2's steps (``bench/peers/pandas_sequences.py``):
   ``sort_values`` + ``groupby(...).agg(list)`` + per-user truncation, then its Python
   padding loop with ``str`` ids and ``pd.Index.get_indexer``
@@ -45,7 +45,7 @@ MAX_LEN = 200
 LABELS = {
     "runtime": "seqrec runtime `read_histories` (dict of numpy arrays)",
     "runtime_df": "seqrec runtime `read_histories` (pandas DataFrame)",
-    "trainer": "seqrec trainer `build_vocabulary` + `prepare`",
+    "trainer": "seqrec trainer `vocabulary_and_index` + `prepare` (as in `fit`)",
     "pandas": "pandas baseline (scikit-rec's `_build_sequences` + padding)",
 }
 TARGET_ROWS = 10_000_000
@@ -66,6 +66,13 @@ STEP_NAMES = {
     "<built-in method numpy._core._multiarray_umath._unique_hash>":
         "hash-based np.unique (vocabulary / user ids)",
     "<built-in method numpy.arange>": "np.arange",
+    "find": "hash-table lookups (KeyTable.find)",
+    "group_keys": "grouping rows by key in a hash table",
+    "string_hashes": "hashing string ids",
+    "distinct_strings": "checking each string row against its group's id",
+    "_lookup": "checking each string row against its vocabulary id",
+    "window": "filling the padded matrix (Sequences.window)",
+    "<method 'repeat' of 'numpy.ndarray' objects>": "np.repeat (row offsets)",
 }
 
 
@@ -101,10 +108,10 @@ def _call(method: str, data, vocab):
 
         seqs = read_histories(data, vocab, MAX_LEN)
         return seqs.items
-    from seqrec_trainer.data.training import build_vocabulary, prepare
+    from seqrec_trainer.data.training import prepare, vocabulary_and_index
 
-    vocabulary = build_vocabulary(data, None)
-    return prepare(data, None, vocabulary, MAX_LEN).train.sequences
+    vocabulary, item_index = vocabulary_and_index(data, None)
+    return prepare(data, None, vocabulary, MAX_LEN, "last", item_index).train.sequences
 
 
 def child(method: str, rows: int, ids: str) -> None:
