@@ -32,6 +32,7 @@ _FLOAT_EXACT = 2.0**53  # every integer up to this is exact in float64
 #: datetime64 values of coarser units are range-checked against these before becoming ns
 _NS_RANGE = (np.datetime64("1678-01-01", "D"), np.datetime64("2262-01-01", "D"))
 _FINER_THAN_NS = ("ns", "ps", "fs", "as")
+_FACTORIZE_MIN_ROWS = 4096  # below this, converting every row is as fast
 _EPOCH = _dt.datetime(1970, 1, 1)
 _ONE_US = _dt.timedelta(microseconds=1)
 
@@ -80,6 +81,10 @@ def as_array(values: Any, column: str) -> np.ndarray:
     if getattr(getattr(values, "dtype", None), "tz", None) is not None and hasattr(values, "dt"):
         # tz-aware pandas datetimes: the same instants as naive UTC datetime64[ns]
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if column in (USER_ID, ITEM_ID):
+        text = _factorized_text_ids(values)
+        if text is not None:
+            return text
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
     if isinstance(values, np.ndarray):
@@ -257,6 +262,31 @@ def _all_plain_strings(array: np.ndarray) -> np.ndarray | None:
     if (_LEN_OF(array).astype(np.int64) != np.char.str_len(out)).any():
         return None
     return out
+
+
+def _factorized_text_ids(values: Any) -> np.ndarray | None:
+    """Fast path for a long pandas text id column: ``values.factorize()`` (pandas' own hash
+    table), the few distinct values checked, then expanded to a unicode array.
+
+    Skips turning millions of rows into Python ``str`` objects (several seconds and GiB at
+    10M rows). Returns None (the caller converts and checks every row, so its errors name
+    the row) unless the column is a pandas object, string or categorical column whose
+    values are all plain strings without missing values.
+    """
+    dtype = getattr(values, "dtype", None)
+    if isinstance(values, np.ndarray) or getattr(dtype, "kind", None) != "O" \
+            or not hasattr(values, "factorize") or len(values) < _FACTORIZE_MIN_ROWS:
+        return None
+    try:
+        codes, uniques = values.factorize()
+        codes = np.asarray(codes)
+        distinct = np.asarray(uniques, dtype=object)
+    except (TypeError, ValueError):
+        return None
+    if codes.shape != (len(values),) or codes.dtype.kind not in "iu" or (codes < 0).any():
+        return None  # missing values: the row-by-row check reports them
+    plain = _all_plain_strings(distinct)
+    return None if plain is None else plain[codes]
 
 
 def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:

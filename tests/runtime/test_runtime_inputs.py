@@ -104,3 +104,35 @@ def test_pyarrow_duplicate_column_is_a_schema_error(rt):
                      names=["USER_ID", "ITEM_ID", "TIMESTAMP", "TIMESTAMP"])
     with pytest.raises(SchemaError, match="'TIMESTAMP' appears 2 times"):
         rt.score_items(table)
+
+
+@pytest.mark.parametrize("dtype", ["object", "string", "str", "category"])
+def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
+    """Long pandas text id columns skip the per-row conversion (``factorize`` first); the
+    ids must be the row-by-row path's, and bad values must still be reported by row."""
+    pd = pytest.importorskip("pandas")
+    from seqrec_runtime import MissingValueError, table
+
+    rng = np.random.default_rng(0)
+    ids = np.array([f"user-{u}" for u in rng.integers(0, 700, 9_000)] + ["é雪\U0001F600", ""])
+    series = pd.Series(ids, dtype=dtype)
+    assert len(series) >= table._FACTORIZE_MIN_ROWS
+    fast = table._factorized_text_ids(series)
+    assert fast is not None  # the fast path is taken
+    for column in ("USER_ID", "ITEM_ID"):
+        out = table.normalize_ids(table.as_array(series, column), column)
+        assert out.dtype.kind == "U"
+        np.testing.assert_array_equal(out, ids)
+        np.testing.assert_array_equal(out, table.normalize_ids(ids.astype(object), column))
+    missing = series.copy()
+    missing.iloc[7_001] = None
+    assert table._factorized_text_ids(missing) is None  # left to the row-by-row check
+    with pytest.raises(MissingValueError, match="row 7001"):
+        table.normalize_ids(table.as_array(missing, "USER_ID"), "USER_ID")
+    if dtype == "object":
+        mixed = pd.Series([*ids[:5_000], 3], dtype=object)
+        with pytest.raises(IdTypeError, match="mixes text and numbers"):
+            table.normalize_ids(table.as_array(mixed, "ITEM_ID"), "ITEM_ID")
+        nul = pd.Series([*ids[:5_000], "a\x00"], dtype=object)
+        with pytest.raises(IdTypeError, match="NUL"):
+            table.normalize_ids(table.as_array(nul, "ITEM_ID"), "ITEM_ID")
