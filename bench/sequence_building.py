@@ -55,7 +55,7 @@ TARGET_SECONDS, TARGET_SPEEDUP, TARGET_PEAK = 3.0, 5.0, 2e9  # 2 GB = 2e9 bytes
 STEP_NAMES = {
     "sort_order": "np.lexsort by (user, timestamp)",
     "<method 'argsort' of 'numpy.ndarray' objects>": "argsort inside np.unique",
-    "<method 'sort' of 'numpy.ndarray' objects>": "sort inside np.unique",
+    "<method 'sort' of 'numpy.ndarray' objects>": "ndarray.sort (sort_order's packed key)",
     "build_sequences": "build_sequences' own fancy indexing (gather, window, scatter)",
     "<method 'searchsorted' of 'numpy.ndarray' objects>": "searchsorted (vocabulary lookup)",
     "encode": "ItemVocabulary.encode's own indexing",
