@@ -158,7 +158,7 @@ def factorize_ints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return_inverse=True)``: rows grouped by :func:`group_keys`, then only the distinct ids
     sorted."""
     _, first, codes = group_keys(ids)
-    return _sorted_codes(ids[first], codes)
+    return sort_distinct(ids[first], codes)
 
 
 def distinct_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -185,10 +185,12 @@ def factorize_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     found = distinct_strings(ids)
     if found is None:
         return None
-    return _sorted_codes(*found)
+    return sort_distinct(*found)
 
 
-def _sorted_codes(distinct: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sort_distinct(distinct: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (no repeats) and row codes into them -> the same values sorted and
+    the codes renumbered to match, like ``np.unique(distinct[codes], return_inverse=True)``."""
     order = np.argsort(distinct, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))

@@ -8,8 +8,17 @@ from typing import Any
 import numpy as np
 
 from .errors import EmptyInputError
+from .hashing import sort_distinct
 from .sequences import Sequences, build_sequences
-from .table import ITEM_ID, TIMESTAMP, USER_ID, get_columns, normalize_ids, normalize_timestamps
+from .table import (
+    ITEM_ID,
+    TIMESTAMP,
+    USER_ID,
+    CodedIds,
+    get_columns,
+    normalize_ids,
+    normalize_timestamps,
+)
 from .vocabulary import ItemVocabulary
 from .warn import warn
 
@@ -37,17 +46,26 @@ def read_histories(interactions: Any, vocabulary: ItemVocabulary, max_len: int) 
     ------
     SchemaError, MissingValueError, IdTypeError, TimestampTypeError, EmptyInputError
     """
-    cols = get_columns(interactions, [USER_ID, ITEM_ID, TIMESTAMP])
+    cols = get_columns(interactions, [USER_ID, ITEM_ID, TIMESTAMP], coded_ids=True)
     if len(cols[USER_ID]) == 0:
         raise EmptyInputError("interactions has no rows; pass at least one (user, item) row")
-    users = normalize_ids(cols[USER_ID], USER_ID)
-    items = normalize_ids(cols[ITEM_ID], ITEM_ID)
+    users, user_codes = cols[USER_ID], None
+    if isinstance(users, CodedIds):  # grouped by pandas/pyarrow already
+        users, user_codes = sort_distinct(users.distinct, users.codes)
+    else:
+        users = normalize_ids(users, USER_ID)
+    items = cols[ITEM_ID]
+    if not isinstance(items, CodedIds):
+        items = normalize_ids(items, ITEM_ID)
     timestamps = normalize_timestamps(cols[TIMESTAMP], TIMESTAMP)
-    index = vocabulary.encode(items)
+    if isinstance(items, CodedIds):  # look up each distinct item once
+        index = vocabulary.encode(items.distinct)[items.codes]
+    else:
+        index = vocabulary.encode(items)
     n_unknown = int(np.count_nonzero(index == 0))
     if n_unknown:
         logger.info("skipping %d interaction(s) with items unknown to the model", n_unknown)
-    seqs = build_sequences(users, index, timestamps, max_len)
+    seqs = build_sequences(users, index, timestamps, max_len, user_codes=user_codes)
     cold = seqs.lengths == 0
     if cold.any():
         warn(

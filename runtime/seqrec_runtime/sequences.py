@@ -175,6 +175,7 @@ def build_sequences(
     max_len: int,
     aligned: dict[str, np.ndarray] | None = None,
     presorted: bool = False,
+    user_codes: np.ndarray | None = None,
 ) -> Sequences:
     """Group interaction rows into left-padded per-user sequences.
 
@@ -194,6 +195,9 @@ def build_sequences(
     presorted
         The rows are already in :func:`sort_order` order with ``user_ids`` ascending
         (the trainer sorts once and passes the result), so no sort is needed.
+    user_codes
+        Each row's code when the caller has grouped the users already; ``user_ids`` is
+        then the sorted distinct users that the codes index.
 
     Returns
     -------
@@ -207,7 +211,7 @@ def build_sequences(
         sorted_items = item_index
         order = None
     else:
-        users, user_codes = factorize(user_ids)
+        users, user_codes = factorize(user_ids) if user_codes is None else (user_ids, user_codes)
         order = sort_order(user_codes, timestamps)
         sorted_items = item_index[order]
         sorted_users = user_codes[order]

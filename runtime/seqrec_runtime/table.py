@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import numbers
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,10 @@ def _column_values(data: Any, name: str) -> Any:
     if isinstance(data, Mapping):
         return data[name]
     if hasattr(data, "column_names") and hasattr(data, "column"):  # pyarrow.Table
-        return data.column(name).to_numpy(zero_copy_only=False)
+        column = data.column(name)
+        if name in (USER_ID, ITEM_ID):  # as_array / coded_text_ids may dictionary-encode it
+            return column
+        return column.to_numpy(zero_copy_only=False)
     return data[name]  # pandas: as_array takes positional values, the index is ignored
 
 
@@ -85,6 +89,8 @@ def as_array(values: Any, column: str) -> np.ndarray:
         text = _factorized_text_ids(values)
         if text is not None:
             return text
+    if hasattr(values, "dictionary_encode") and hasattr(values, "to_numpy"):  # pyarrow
+        values = values.to_numpy(zero_copy_only=False)
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
     if isinstance(values, np.ndarray):
@@ -126,11 +132,13 @@ def as_array(values: Any, column: str) -> np.ndarray:
 
 
 def get_columns(
-    data: Any, required: Iterable[str], optional: Iterable[str] = ()
-) -> dict[str, np.ndarray]:
+    data: Any, required: Iterable[str], optional: Iterable[str] = (), coded_ids: bool = False
+) -> dict[str, Any]:
     """Extract ``required`` (and present ``optional``) columns as 1-D numpy arrays.
 
-    Extra columns are ignored. All returned arrays have the same length.
+    Extra columns are ignored. All returned columns have the same length. With
+    ``coded_ids``, a long pandas/pyarrow text id column that passes its checks comes back
+    as :class:`CodedIds` (grouped by its own library) instead of one string per row.
 
     Raises
     ------
@@ -151,10 +159,18 @@ def get_columns(
             f"column {duplicated[0]!r} appears {names.count(duplicated[0])} times (columns "
             f"{names}); keep one of them"
         )
-    out = {c: as_array(_column_values(data, c), c) for c in required}
+    def column(name: str) -> Any:
+        values = _column_values(data, name)
+        if coded_ids and name in (USER_ID, ITEM_ID):
+            coded = coded_text_ids(values)
+            if coded is not None:
+                return coded
+        return as_array(values, name)
+
+    out = {c: column(c) for c in required}
     for c in optional:
         if c in names:
-            out[c] = as_array(_column_values(data, c), c)
+            out[c] = column(c)
     lengths = {c: len(a) for c, a in out.items()}
     if len(set(lengths.values())) > 1:
         raise SchemaError(f"columns have different lengths: {lengths}")
@@ -264,29 +280,70 @@ def _all_plain_strings(array: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _factorized_text_ids(values: Any) -> np.ndarray | None:
-    """Fast path for a long pandas text id column: ``values.factorize()`` (pandas' own hash
-    table), the few distinct values checked, then expanded to a unicode array.
+@dataclass(frozen=True)
+class CodedIds:
+    """Text ids as their distinct values and each row's code: the ids are
+    ``distinct[codes]``. ``distinct`` is a normalised unicode array without repeats."""
+
+    distinct: np.ndarray
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def expand(self) -> np.ndarray:
+        """One id per row (what :func:`normalize_ids` returns for the column)."""
+        return self.distinct[self.codes]
+
+
+def coded_text_ids(values: Any) -> CodedIds | None:
+    """Fast path for a long pandas or pyarrow text id column: the column is factorized by
+    its own library (a hash table in C) and only the few distinct values are checked and
+    converted.
 
     Skips turning millions of rows into Python ``str`` objects (several seconds and GiB at
     10M rows). Returns None (the caller converts and checks every row, so its errors name
-    the row) unless the column is a pandas object, string or categorical column whose
-    values are all plain strings without missing values.
+    the row) unless the column holds only plain strings and no missing values.
     """
-    dtype = getattr(values, "dtype", None)
-    if isinstance(values, np.ndarray) or getattr(dtype, "kind", None) != "O" \
-            or not hasattr(values, "factorize") or len(values) < _FACTORIZE_MIN_ROWS:
+    if isinstance(values, np.ndarray) or not hasattr(values, "__len__") \
+            or len(values) < _FACTORIZE_MIN_ROWS:
         return None
     try:
-        codes, uniques = values.factorize()
-        codes = np.asarray(codes)
-        distinct = np.asarray(uniques, dtype=object)
+        encoded = _encoded_text(values)
     except (TypeError, ValueError):
         return None
+    if encoded is None:
+        return None
+    codes, distinct = encoded
     if codes.shape != (len(values),) or codes.dtype.kind not in "iu" or (codes < 0).any():
         return None  # missing values: the row-by-row check reports them
     plain = _all_plain_strings(distinct)
-    return None if plain is None else plain[codes]
+    return None if plain is None else CodedIds(plain, codes)
+
+
+def _factorized_text_ids(values: Any) -> np.ndarray | None:
+    """:func:`coded_text_ids`, expanded to one id per row (None when it does not apply)."""
+    coded = coded_text_ids(values)
+    return None if coded is None else coded.expand()
+
+
+def _encoded_text(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, distinct values as objects)`` of a pandas text column or a pyarrow string
+    array (duck-typed: neither library is imported), else None."""
+    arrow_type = getattr(values, "type", None)
+    if arrow_type is not None and hasattr(values, "dictionary_encode"):  # pyarrow
+        if str(arrow_type) not in ("string", "large_string", "string_view") \
+                or values.null_count:
+            return None
+        if hasattr(values, "combine_chunks"):  # one dictionary for the whole column
+            values = values.combine_chunks()
+        encoded = values.dictionary_encode()
+        return np.asarray(encoded.indices), np.array(encoded.dictionary.to_pylist(), dtype=object)
+    if getattr(getattr(values, "dtype", None), "kind", None) != "O" \
+            or not hasattr(values, "factorize"):
+        return None
+    codes, uniques = values.factorize()  # pandas object, string or categorical column
+    return np.asarray(codes), np.asarray(uniques, dtype=object)
 
 
 def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:

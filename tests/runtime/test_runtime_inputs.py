@@ -136,3 +136,62 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
         nul = pd.Series([*ids[:5_000], "a\x00"], dtype=object)
         with pytest.raises(IdTypeError, match="NUL"):
             table.normalize_ids(table.as_array(nul, "ITEM_ID"), "ITEM_ID")
+
+
+def test_long_pyarrow_string_id_columns_are_dictionary_encoded_to_the_same_ids():
+    pa = pytest.importorskip("pyarrow")
+    from seqrec_runtime import MissingValueError, table
+
+    rng = np.random.default_rng(1)
+    ids = np.array([f"item-{i}" for i in rng.integers(0, 900, 9_000)] + ["é雪\U0001F600", ""])
+    chunks = [ids[:3_000], ids[3_000:3_001], ids[3_001:]]  # each chunk has its own values
+    for column in (pa.chunked_array(chunks, type=pa.string()),
+                   pa.chunked_array(chunks, type=pa.large_string())):
+        data = pa.table({"USER_ID": column, "ITEM_ID": column, "TIMESTAMP": np.arange(len(ids))})
+        assert table._factorized_text_ids(column) is not None  # the fast path is taken
+        got = table.get_columns(data, ["USER_ID", "ITEM_ID"])
+        for name in ("USER_ID", "ITEM_ID"):
+            np.testing.assert_array_equal(table.normalize_ids(got[name], name), ids)
+    with_null = pa.chunked_array([ids[:5_000].tolist() + [None]], type=pa.string())
+    assert table._factorized_text_ids(with_null) is None  # left to the row-by-row check
+    data = pa.table({"USER_ID": with_null, "ITEM_ID": with_null,
+                     "TIMESTAMP": np.arange(len(with_null))})
+    got = table.get_columns(data, ["USER_ID"])
+    with pytest.raises(MissingValueError, match="row 5000"):
+        table.normalize_ids(got["USER_ID"], "USER_ID")
+
+
+def test_long_pandas_and_pyarrow_tables_are_grouped_by_their_library_with_dict_results(
+    fake_string_artifact, monkeypatch
+):
+    """read_histories takes long text id columns of DataFrames and pyarrow Tables as
+    (distinct values, codes) without one string per row; every result must equal the
+    dict-of-arrays input's."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    import seqrec_runtime
+    from seqrec_runtime import histories
+
+    rt = seqrec_runtime.load(fake_string_artifact)
+    rng = np.random.default_rng(5)
+    n = 9_000
+    items = np.r_[rt.item_ids_, ["unknown-item"]]
+    data = {"USER_ID": np.array([f"user-{u:04d}" for u in rng.integers(0, 700, n)]),
+            "ITEM_ID": items[rng.integers(0, len(items), n)],
+            "TIMESTAMP": rng.integers(0, 50, n)}
+    expected = (rt.score_items(data, return_user_ids=True),
+                rt.recommend(data, top_k=7, exclude_seen=True))
+    grouped, original = [], histories.sort_distinct
+
+    def spy(distinct, codes):
+        grouped.append(len(codes))
+        return original(distinct, codes)
+
+    monkeypatch.setattr(histories, "sort_distinct", spy)
+    for table in (pd.DataFrame(data), pa.table(data)):
+        (users, scores), recs = (rt.score_items(table, return_user_ids=True),
+                                 rt.recommend(table, top_k=7, exclude_seen=True))
+        np.testing.assert_array_equal(users, expected[0][0])
+        np.testing.assert_array_equal(scores, expected[0][1])
+        np.testing.assert_array_equal(recs, expected[1])
+    assert grouped == [n] * 4  # the coded path ran for every call
