@@ -5,6 +5,7 @@ Compared, each run in a fresh process (time + peak memory above the input's base
 * ``runtime``    — ``seqrec_runtime.histories.read_histories(dict of numpy arrays, vocab, 200)``
 * ``runtime_df`` — the same call on a pandas DataFrame (string ids only: with int ids the
   DataFrame columns are handed over without a copy, so it equals ``runtime``)
+* ``runtime_arrow`` — the same call on a pyarrow Table (string ids only)
 * ``trainer``    — ``seqrec_trainer.data.training.vocabulary_and_index`` + ``prepare`` (what
   ``fit`` runs; the training window, ``max_len + 1`` wide)
 * ``pandas``     — scikit-rec 0.4.2's steps (``bench/peers/pandas_sequences.py``):
@@ -45,11 +46,12 @@ MAX_LEN = 200
 LABELS = {
     "runtime": "seqrec runtime `read_histories` (dict of numpy arrays)",
     "runtime_df": "seqrec runtime `read_histories` (pandas DataFrame)",
+    "runtime_arrow": "seqrec runtime `read_histories` (pyarrow Table)",
     "trainer": "seqrec trainer `vocabulary_and_index` + `prepare` (as in `fit`)",
     "pandas": "pandas baseline (scikit-rec's `_build_sequences` + padding)",
 }
 TARGET_ROWS = 10_000_000
-DF_FULL_REPEATS_UP_TO = 1_000_000  # runtime_df (a diagnostic) runs once above this size
+RUNTIME_METHODS = ("runtime", "runtime_df", "runtime_arrow")
 TARGET_SECONDS, TARGET_SPEEDUP, TARGET_PEAK = 3.0, 5.0, 2e9  # 2 GB = 2e9 bytes
 # What the profiled functions are (cProfile names -> steps of build_sequences & co).
 STEP_NAMES = {
@@ -78,7 +80,7 @@ STEP_NAMES = {
 
 # --------------------------------------------------------------------------- child side
 def _methods(ids: str) -> list[str]:
-    return ["runtime", "runtime_df", "trainer", "pandas"] if ids == "str" else \
+    return ["runtime", "runtime_df", "runtime_arrow", "trainer", "pandas"] if ids == "str" else \
         ["runtime", "trainer", "pandas"]
 
 
@@ -90,7 +92,7 @@ def _prepare_input(method: str, rows: int, ids: str):
     else:
         import seqrec_runtime.histories  # noqa: F401
     data = make_interactions(rows, ids)
-    if method in ("runtime", "runtime_df"):
+    if method in RUNTIME_METHODS:
         from seqrec_runtime.vocabulary import ItemVocabulary
 
         vocab = ItemVocabulary(np.unique(data["ITEM_ID"]))
@@ -98,12 +100,16 @@ def _prepare_input(method: str, rows: int, ids: str):
             import pandas as pd
 
             data = pd.DataFrame(data)
+        if method == "runtime_arrow":
+            import pyarrow as pa
+
+            data = pa.table(data)
         return data, vocab
     return data, None
 
 
 def _call(method: str, data, vocab):
-    if method in ("runtime", "runtime_df"):
+    if method in RUNTIME_METHODS:
         from seqrec_runtime.histories import read_histories
 
         seqs = read_histories(data, vocab, MAX_LEN)
@@ -147,6 +153,7 @@ def parity_check() -> None:
     """All paths give the same sequences on a small table (before timing anything)."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
     from seqrec_runtime.histories import read_histories
     from seqrec_runtime.vocabulary import ItemVocabulary
     from seqrec_trainer.data.training import build_vocabulary, prepare
@@ -160,6 +167,8 @@ def parity_check() -> None:
         seqs = read_histories(data, vocab, MAX_LEN)
         df_seqs = read_histories(pd.DataFrame(data), vocab, MAX_LEN)
         assert np.array_equal(seqs.items, df_seqs.items)
+        arrow_seqs = read_histories(pa.table(data), vocab, MAX_LEN)
+        assert np.array_equal(seqs.items, arrow_seqs.items)
         index = pdseq.item_index(np.unique(data["ITEM_ID"]))
         sequences, matrix, _ = pdseq.run(pd.DataFrame(data), index, MAX_LEN)
         # both right-aligned; decode each to original ids (as str) and compare
@@ -172,7 +181,8 @@ def parity_check() -> None:
         prepared = prepare(data, None, build_vocabulary(data, None), MAX_LEN)
         has_two = seqs.lengths >= 2
         assert np.array_equal(prepared.train.sequences[:, 1:], seqs.items[has_two])
-    print("parity: runtime == runtime(DataFrame) == pandas baseline == trainer window "
+    print("parity: runtime == runtime(DataFrame) == runtime(pyarrow) == pandas baseline == "
+          "trainer window "
           "(int and str ids)", flush=True)
 
 
@@ -187,7 +197,7 @@ def tie_share(rows: int) -> float:
 
 # --------------------------------------------------------------------------- parent side
 def _target_text(method: str, rows: int, s: dict, speed: dict | None, peak: float) -> str:
-    if rows != TARGET_ROWS or method not in ("runtime", "runtime_df", "trainer"):
+    if rows != TARGET_ROWS or method not in (*RUNTIME_METHODS, "trainer"):
         return "—"
     parts = []
     t = s["median"]
@@ -202,8 +212,7 @@ def _target_text(method: str, rows: int, s: dict, speed: dict | None, peak: floa
 def render(results: dict, profiles: list, sizes, repeats, command, quick, ties) -> str:
     lines = header(
         "Sequence building: interaction rows → padded sequences (max_len 200)", command, quick,
-        f"Median of {repeats} fresh processes per cell (min–max); the DataFrame diagnostic "
-        f"row runs once above {DF_FULL_REPEATS_UP_TO:,} rows.",
+        f"Median of {repeats} fresh processes per cell (min–max).",
     )
     lines += [
         "",
@@ -289,8 +298,6 @@ def main() -> int:
             res = results.setdefault((rows, ids), {m: [] for m in _methods(ids)})
             for rep in range(repeats):
                 for method in _methods(ids):
-                    if method == "runtime_df" and rows > DF_FULL_REPEATS_UP_TO and rep:
-                        continue  # the slow diagnostic path: one run above 1M rows
                     if method == "pandas":
                         cmd = ([*peer_cmd("pandas_sequences.py")] if args.pandas_venv == "skrec"
                                else [sys.executable, str(PEERS / "pandas_sequences.py")])
@@ -309,10 +316,9 @@ def main() -> int:
             for ids in ("int", "str"):
                 prof = run_json(me + ["--profile-child", method, str(max(sizes)), ids])
                 profiles.append({"method": method, "ids": ids, "rows": max(sizes), **prof})
-        df_rows = max(r for r in sizes if r <= DF_FULL_REPEATS_UP_TO) \
-            if min(sizes) <= DF_FULL_REPEATS_UP_TO else min(sizes)
-        prof = run_json(me + ["--profile-child", "runtime_df", str(df_rows), "str"])
-        profiles.append({"method": "runtime_df", "ids": "str", "rows": df_rows, **prof})
+        for method in ("runtime_df", "runtime_arrow"):
+            prof = run_json(me + ["--profile-child", method, str(max(sizes)), "str"])
+            profiles.append({"method": method, "ids": "str", "rows": max(sizes), **prof})
     argv = sys.argv[1:]
     command = command_line("sequence_building.py", [a for a in argv if a != "--write"])
     body = render(results, profiles, sizes, repeats, command, quick, tie_share(min(sizes)))
