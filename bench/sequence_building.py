@@ -55,7 +55,7 @@ RUNTIME_METHODS = ("runtime", "runtime_df", "runtime_arrow")
 TARGET_SECONDS, TARGET_SPEEDUP, TARGET_PEAK = 3.0, 5.0, 2e9  # 2 GB = 2e9 bytes
 # What the profiled functions are (cProfile names -> steps of build_sequences & co).
 STEP_NAMES = {
-    "sort_order": "np.lexsort by (user, timestamp)",
+    "sort_order": "sort_order's own key packing",
     "<method 'argsort' of 'numpy.ndarray' objects>": "argsort inside np.unique",
     "<method 'sort' of 'numpy.ndarray' objects>": "ndarray.sort (sort_order's packed key)",
     "build_sequences": "build_sequences' own fancy indexing (gather, window, scatter)",
