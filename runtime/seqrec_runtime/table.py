@@ -310,8 +310,8 @@ def coded_text_ids(values: Any) -> CodedIds | None:
         return None
     try:
         encoded = _encoded_text(values)
-    except (TypeError, ValueError):
-        return None
+    except Exception:  # noqa: BLE001 - e.g. unhashable cells, an arrow type it cannot encode:
+        return None  # the checked row-by-row path below handles (or reports) them
     if encoded is None:
         return None
     codes, distinct = encoded

@@ -136,6 +136,10 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
         nul = pd.Series([*ids[:5_000], "a\x00"], dtype=object)
         with pytest.raises(IdTypeError, match="NUL"):
             table.normalize_ids(table.as_array(nul, "ITEM_ID"), "ITEM_ID")
+        unhashable = pd.Series([*ids[:5_000], ["a"]], dtype=object)  # factorize fails
+        assert table._factorized_text_ids(unhashable) is None
+        with pytest.raises(IdTypeError, match="row 5000"):
+            table.normalize_ids(table.as_array(unhashable, "ITEM_ID"), "ITEM_ID")
 
 
 def test_long_pyarrow_string_id_columns_are_dictionary_encoded_to_the_same_ids():
@@ -145,8 +149,9 @@ def test_long_pyarrow_string_id_columns_are_dictionary_encoded_to_the_same_ids()
     rng = np.random.default_rng(1)
     ids = np.array([f"item-{i}" for i in rng.integers(0, 900, 9_000)] + ["é雪\U0001F600", ""])
     chunks = [ids[:3_000], ids[3_000:3_001], ids[3_001:]]  # each chunk has its own values
-    for column in (pa.chunked_array(chunks, type=pa.string()),
-                   pa.chunked_array(chunks, type=pa.large_string())):
+    types = [pa.string(), pa.large_string()] + ([pa.string_view()]
+                                                if hasattr(pa, "string_view") else [])
+    for column in (pa.chunked_array(chunks, type=t) for t in types):
         data = pa.table({"USER_ID": column, "ITEM_ID": column, "TIMESTAMP": np.arange(len(ids))})
         assert table._factorized_text_ids(column) is not None  # the fast path is taken
         got = table.get_columns(data, ["USER_ID", "ITEM_ID"])
