@@ -19,6 +19,14 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: a key's slot = top bi
 _HASH_BLOCK_ROWS = 1 << 14  # rows hashed together: their code points stay in cache
 _GROUP_CHUNK_ROWS = 1 << 18  # rows looked up together; misses become new keys
 _VERIFY_ROWS = 1 << 20
+#: Probing work allowed per key inserted or looked up (random keys need about 1.5-2.5 at
+#: half load); beyond it the keys are clustered on purpose or by accident and the caller
+#: sorts instead, so crafted ids cannot make a lookup quadratic.
+_PROBES_PER_KEY, _PROBES_SLACK = 32, 4096
+
+
+class ProbeLimitError(RuntimeError):
+    """Keys cluster in the table far beyond what random keys do; sort instead."""
 
 
 def _word_weights(n: int) -> np.ndarray:
@@ -81,7 +89,13 @@ class KeyTable:
         return ((keys * _MIX) >> self._shift).astype(np.int64)
 
     def add(self, new_keys: np.ndarray) -> None:
-        """Append distinct keys that are not in the table yet."""
+        """Append distinct keys that are not in the table yet.
+
+        Raises
+        ------
+        ProbeLimitError
+            The keys cluster (the table is then unusable: sort instead).
+        """
         start = len(self.keys)
         self.keys = np.concatenate([self.keys, new_keys.astype(np.uint64, copy=False)])
         if 2 * len(self.keys) > len(self._slots):
@@ -94,14 +108,24 @@ class KeyTable:
     def _insert(self, pending: np.ndarray) -> None:
         slots, mask = self._slots, len(self._slots) - 1
         where = self._home(self.keys[pending])
+        budget = _PROBES_PER_KEY * len(pending) + _PROBES_SLACK
         while len(pending):
+            budget -= len(pending)
+            if budget < 0:
+                raise ProbeLimitError(f"{len(pending)} keys still probing")
             empty = slots[where] < 0
             slots[where[empty]] = pending[empty]  # of keys sharing a slot, one wins
             moved = slots[where] != pending  # the others probe the next slot
             pending, where = pending[moved], (where[moved] + 1) & mask
 
     def find(self, queries: np.ndarray) -> np.ndarray:
-        """Position of each query key (int64), ``-1`` where it is not in the table."""
+        """Position of each query key (int64), ``-1`` where it is not in the table.
+
+        Raises
+        ------
+        ProbeLimitError
+            The queries walk long clusters (sort instead).
+        """
         if len(self.keys) == 0 or len(queries) == 0:
             return np.full(len(queries), -1, dtype=np.int64)
         slots, mask = self._slots, len(self._slots) - 1
@@ -114,7 +138,11 @@ class KeyTable:
         rows = np.flatnonzero(occupied & ~hit)  # an empty slot ends a probe: absent
         found[~hit] = -1
         where = (where[rows] + 1) & mask
+        budget = _PROBES_PER_KEY * len(queries) + _PROBES_SLACK
         while len(rows):  # the few rows whose key sits further along
+            budget -= len(rows)
+            if budget < 0:
+                raise ProbeLimitError(f"{len(rows)} queries still probing")
             candidate = slots[where]
             occupied = candidate >= 0
             hit = occupied & (keys[candidate] == queries[rows])
@@ -124,15 +152,23 @@ class KeyTable:
         return found
 
 
-def group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Group rows by 64-bit key without sorting them.
 
     Returns
     -------
-    (distinct, first, codes)
+    (distinct, first, codes) or None
         ``distinct[codes]`` equals ``keys``; ``first[c]`` is a row whose key is
-        ``distinct[c]``. The order of ``distinct`` is unspecified.
+        ``distinct[c]``. The order of ``distinct`` is unspecified. None when the keys
+        cluster in the table (:class:`ProbeLimitError`): the caller sorts instead.
     """
+    try:
+        return _group_keys(keys)
+    except ProbeLimitError:
+        return None
+
+
+def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if keys.dtype.kind == "i":  # integer ids are their own key
         keys = keys.astype(np.int64, copy=False).view(np.uint64)
     table = KeyTable()
@@ -157,7 +193,11 @@ def factorize_ints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct int64 ids and each row's code, like ``np.unique(ids,
     return_inverse=True)``: rows grouped by :func:`group_keys`, then only the distinct ids
     sorted."""
-    _, first, codes = group_keys(ids)
+    grouped = group_keys(ids)
+    if grouped is None:
+        uniques, codes = np.unique(ids, return_inverse=True)
+        return uniques, codes.reshape(-1)
+    _, first, codes = grouped
     return sort_distinct(ids[first], codes)
 
 
@@ -167,9 +207,13 @@ def distinct_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     Returns
     -------
     (distinct, codes) or None
-        ``distinct[codes]`` equals ``ids``; None when two different ids share a hash.
+        ``distinct[codes]`` equals ``ids``; None when two different ids share a hash
+        (or the hashes cluster in the table).
     """
-    _, first, codes = group_keys(string_hashes(ids))
+    grouped = group_keys(string_hashes(ids))
+    if grouped is None:
+        return None
+    _, first, codes = grouped
     distinct = ids[first]
     for start in range(0, len(ids), _VERIFY_ROWS):  # every row equals its group's first row
         stop = start + _VERIFY_ROWS

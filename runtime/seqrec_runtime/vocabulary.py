@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import IdTypeError
-from .hashing import HASH_MIN_ROWS, KeyTable, string_hashes
+from .hashing import HASH_MIN_ROWS, KeyTable, ProbeLimitError, string_hashes
 from .table import ITEM_ID, normalize_ids
 
 PAD_INDEX = 0
@@ -87,17 +87,23 @@ class ItemVocabulary:
 
     def _key_table(self) -> KeyTable | None:
         """Hash table of the ids' 64-bit keys, built on first use (None when two string
-        ids share a hash: lookups then binary-search the sorted ids)."""
+        ids share a hash or the keys cluster: lookups then binary-search the sorted ids)."""
         if self._table is None:
             keys = _keys(self.ids)
-            table = KeyTable()
-            if len(np.unique(keys)) == len(keys):
-                table.add(keys)
-            self._table = (table if len(table) == len(keys) else None,)
+            table: KeyTable | None = KeyTable()
+            try:
+                if len(np.unique(keys)) == len(keys):
+                    table.add(keys)
+            except ProbeLimitError:  # clustered keys: binary search instead
+                table = None
+            self._table = (table if table is not None and len(table) == len(keys) else None,)
         return self._table[0]
 
     def _lookup(self, table: KeyTable, ids: np.ndarray) -> np.ndarray:
-        found = table.find(_keys(ids))  # table positions are vocabulary positions
+        try:
+            found = table.find(_keys(ids))  # table positions are vocabulary positions
+        except ProbeLimitError:
+            return self._search(ids)
         if ids.dtype.kind == "U":  # a string's hash matches only its own entry, if any
             for start in range(0, len(ids), _VERIFY_ROWS):
                 part = found[start : start + _VERIFY_ROWS]  # a view: fixed in place

@@ -121,3 +121,39 @@ def test_group_keys_across_chunks_equals_np_unique(values, chunk):
     assert len(np.unique(distinct)) == len(distinct) == len(np.unique(keys))
     np.testing.assert_array_equal(distinct[codes], keys)
     np.testing.assert_array_equal(keys[first], distinct)
+
+
+def _same_slot_ids(n: int) -> np.ndarray:
+    """Sparse int ids crafted so that every one has the same home slot in any table."""
+    inverse = pow(int(hashing._MIX), -1, 2**64)
+    raw = [((0x5A5A << 48) + i) * inverse % 2**64 for i in range(n)]
+    return np.array(raw, dtype=np.uint64).view(np.int64)
+
+
+def test_crafted_clustering_ids_fall_back_to_sorting_instead_of_quadratic_probing():
+    """Ids chosen to share one slot would make linear probing quadratic (a denial of
+    service for a runtime that takes user ids from requests); the work limit notices and
+    sorting takes over, with the same answers."""
+    rng = np.random.default_rng(8)
+    pool = _same_slot_ids(20_000)
+    ids = pool[rng.integers(0, len(pool), 60_000)]
+    assert hashing.group_keys(ids) is None
+    expected_uniques, expected_codes = np.unique(ids, return_inverse=True)
+    uniques, codes = factorize(ids)
+    np.testing.assert_array_equal(uniques, expected_uniques)
+    np.testing.assert_array_equal(codes, expected_codes)
+    vocabulary = ItemVocabulary(pool[::2])
+    assert vocabulary._key_table() is None
+    np.testing.assert_array_equal(vocabulary.encode(ids), vocabulary._search(ids))
+
+
+def test_a_lookup_walking_long_clusters_falls_back_to_binary_search(monkeypatch):
+    vocabulary = ItemVocabulary(np.arange(0, 3_000_000, 7))  # sparse: table path
+    queries = np.random.default_rng(9).integers(0, 3_000_000, 20_000)
+    expected = vocabulary._search(queries)
+
+    def clustered(table, queries):
+        raise hashing.ProbeLimitError("queries still probing")
+
+    monkeypatch.setattr(hashing.KeyTable, "find", clustered)
+    np.testing.assert_array_equal(vocabulary.encode(queries), expected)
