@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,35 @@ def _decode(vocab: ItemVocabulary, indices) -> list:
 @settings(max_examples=120, **SETTINGS)
 @given(raw_tables())
 def test_runtime_and_trainer_sequences_equal_the_reference(case):
+    _check_against_reference(case)
+
+
+@contextmanager
+def _hash_paths_everywhere():
+    """Every size threshold at its minimum, so that hash-table grouping (in chunks of 3
+    rows), the vocabulary's key table and pandas/pyarrow factorization run on tiny tables."""
+    from seqrec_runtime import hashing, sequences, table, vocabulary
+
+    lowered = [(sequences, "HASH_MIN_ROWS", 1), (vocabulary, "HASH_MIN_ROWS", 1),
+               (hashing, "_GROUP_CHUNK_ROWS", 3), (table, "_FACTORIZE_MIN_ROWS", 1)]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in lowered]
+    for module, name, value in lowered:
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(raw_tables())
+def test_sequences_equal_the_reference_on_the_hash_table_paths(case):
+    with _hash_paths_everywhere():
+        _check_against_reference(case)
+
+
+def _check_against_reference(case):
     rows, max_len, time_kind, container = case
     vocab = ItemVocabulary(np.array(VOCAB))
     ref = reference(rows, set(VOCAB))
