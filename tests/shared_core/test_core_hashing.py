@@ -112,12 +112,13 @@ def test_key_table_probes_past_occupied_slots_and_wraps_around(monkeypatch, home
 @given(st.lists(st.integers(0, 40), max_size=300), st.integers(1, 64))
 def test_group_keys_across_chunks_equals_np_unique(values, chunk):
     keys = np.array(values, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    original = hashing._GROUP_CHUNK_ROWS
+    original = hashing._GROUP_CHUNK_ROWS, hashing._SORT_ABOVE_NEW_SHARE
     hashing._GROUP_CHUNK_ROWS = chunk  # new keys appear in later chunks too
+    hashing._SORT_ABOVE_NEW_SHARE = 2.0  # never: this tests the table
     try:
         distinct, first, codes = hashing.group_keys(keys)
     finally:
-        hashing._GROUP_CHUNK_ROWS = original
+        hashing._GROUP_CHUNK_ROWS, hashing._SORT_ABOVE_NEW_SHARE = original
     assert len(np.unique(distinct)) == len(distinct) == len(np.unique(keys))
     np.testing.assert_array_equal(distinct[codes], keys)
     np.testing.assert_array_equal(keys[first], distinct)
@@ -137,7 +138,9 @@ def test_crafted_clustering_ids_fall_back_to_sorting_instead_of_quadratic_probin
     rng = np.random.default_rng(8)
     pool = _same_slot_ids(20_000)
     ids = pool[rng.integers(0, len(pool), 60_000)]
-    assert hashing.group_keys(ids) is None
+    with pytest.raises(hashing.ProbeLimitError):
+        hashing._group_in_table(ids.view(np.uint64))
+    assert hashing.group_keys(ids) is None  # the caller sorts
     expected_uniques, expected_codes = np.unique(ids, return_inverse=True)
     uniques, codes = factorize(ids)
     np.testing.assert_array_equal(uniques, expected_uniques)
@@ -157,3 +160,19 @@ def test_a_lookup_walking_long_clusters_falls_back_to_binary_search(monkeypatch)
 
     monkeypatch.setattr(hashing.KeyTable, "find", clustered)
     np.testing.assert_array_equal(vocabulary.encode(queries), expected)
+
+
+def test_mostly_distinct_ids_are_grouped_by_one_sort_with_the_same_answers(monkeypatch):
+    """When most rows of the first chunk are new ids, one sort beats growing the table."""
+    monkeypatch.setattr(hashing, "_GROUP_CHUNK_ROWS", 1_024)
+    rng = np.random.default_rng(12)
+    ints = rng.permutation(3 * hashing.HASH_MIN_ROWS).astype(np.int64) * 7_919 - 2**40
+    ints = np.r_[ints, ints[:100]]  # a few repeats
+    strings = np.char.add("s-", ints.astype(str))
+    assert hashing.group_keys(ints) is None
+    assert hashing.group_keys(hashing.string_hashes(strings)) is None
+    for ids in (ints, strings):
+        uniques, codes = factorize(ids)
+        expected_uniques, expected_codes = np.unique(ids, return_inverse=True)
+        np.testing.assert_array_equal(uniques, expected_uniques)
+        np.testing.assert_array_equal(codes, expected_codes)
