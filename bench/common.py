@@ -7,7 +7,10 @@ import os
 import platform
 import re
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
@@ -33,6 +36,13 @@ def machine() -> str:
 
 def today() -> str:
     return dt.date.today().isoformat()
+
+
+def timed(function: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """Wall seconds of one call, and its result."""
+    started = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - started, result
 
 
 def median_range(values: list[float]) -> tuple[float, float, float]:

@@ -12,17 +12,15 @@ Run: ``python bench/grouping_threshold.py [--rows N]``. Prints only.
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from seqrec_runtime import hashing
 from seqrec_runtime.sequences import factorize
 
-
-def _seconds(function, *args) -> float:
-    started = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - started
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timed  # noqa: E402
 
 
 def main() -> int:
@@ -39,9 +37,9 @@ def main() -> int:
             times = {}
             for label, rule in (("rule", shipped), ("table only", 2.0)):
                 hashing._SORT_ABOVE_NEW_SHARE = rule
-                times[label] = _seconds(factorize, ids)
+                times[label] = timed(factorize, ids)[0]
             hashing._SORT_ABOVE_NEW_SHARE = shipped
-            unique = _seconds(np.unique, ids, False, True)
+            unique = timed(np.unique, ids, False, True)[0]
             chunk = ids[: hashing._GROUP_CHUNK_ROWS]
             first_new = len(np.unique(chunk)) / len(chunk)
             print(f"{args.rows:,} rows, {share:.0%} distinct, {kind}: first chunk {first_new:.0%} "

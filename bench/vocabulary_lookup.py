@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from seqrec_runtime.vocabulary import ItemVocabulary
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import median_range, timed  # noqa: E402
 
-def _timed(function, queries) -> tuple[float, np.ndarray]:
-    started = time.perf_counter()
-    out = function(queries)
-    return time.perf_counter() - started, out
+
+def _text(seconds: list[float]) -> str:
+    median, low, high = median_range(seconds)
+    return f"{median:.3f} s ({low:.3f}–{high:.3f})"
 
 
 def main() -> int:
@@ -43,17 +46,15 @@ def main() -> int:
         vocabulary.encode(queries[:100_000])  # builds the table once, outside the timing
         table, search = [], []
         for _ in range(args.repeats):
-            seconds, by_table = _timed(vocabulary.encode, queries)
+            seconds, by_table = timed(vocabulary.encode, queries)
             table.append(seconds)
-            seconds, by_search = _timed(vocabulary._search, queries)
+            seconds, by_search = timed(vocabulary._search, queries)
             search.append(seconds)
             assert np.array_equal(by_table, by_search)
         ratio = statistics.median(s / t for s, t in zip(search, table, strict=True))
         print(f"{kind:>10} ids, {args.rows:,} rows, {len(known):,} items: "
-              f"hash table {statistics.median(table):.3f} s ({min(table):.3f}–{max(table):.3f}), "
-              f"binary search {statistics.median(search):.3f} s "
-              f"({min(search):.3f}–{max(search):.3f}), table {ratio:.1f}× faster (median "
-              f"of per-repeat ratios)", flush=True)
+              f"hash table {_text(table)}, binary search {_text(search)}, table {ratio:.1f}× "
+              "faster (median of per-repeat ratios)", flush=True)
     return 0
 
 

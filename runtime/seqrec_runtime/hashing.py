@@ -82,12 +82,17 @@ class KeyTable:
     """
 
     def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.uint64)
+        self._keys = np.zeros(1, dtype=np.uint64)  # the keys, then a sentinel (see find)
         self._slots = np.full(16, -1, dtype=np.int64)
         self._shift = np.uint64(64 - 4)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self._keys) - 1
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The distinct keys, in position order."""
+        return self._keys[:-1]
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys * _MIX) >> self._shift).astype(np.int64)
@@ -100,8 +105,9 @@ class KeyTable:
         ProbeLimitError
             The keys cluster (the table is then unusable: sort instead).
         """
-        start = len(self.keys)
-        self.keys = np.concatenate([self.keys, new_keys.astype(np.uint64, copy=False)])
+        start = len(self)
+        self._keys = np.concatenate([self.keys, new_keys.astype(np.uint64, copy=False),
+                                     np.zeros(1, dtype=np.uint64)])
         if 2 * len(self.keys) > len(self._slots):
             bits = max(4, (2 * len(self.keys) - 1).bit_length())
             self._slots = np.full(1 << bits, -1, dtype=np.int64)
@@ -132,8 +138,7 @@ class KeyTable:
         """
         if len(self.keys) == 0 or len(queries) == 0:
             return np.full(len(queries), -1, dtype=np.int64)
-        slots, mask = self._slots, len(self._slots) - 1
-        keys = np.append(self.keys, np.uint64(0))  # position -1 reads this sentinel
+        slots, mask, keys = self._slots, len(self._slots) - 1, self._keys  # -1 reads the sentinel
         where = self._home(queries)
         found = slots[where]
         occupied = found >= 0
@@ -198,14 +203,13 @@ def _group_in_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return table.keys, np.concatenate(firsts), codes
 
 
-def factorize_ints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize_ints(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Sorted distinct int64 ids and each row's code, like ``np.unique(ids,
     return_inverse=True)``: rows grouped by :func:`group_keys`, then only the distinct ids
-    sorted."""
+    sorted. None when :func:`group_keys` leaves the ids to a sort."""
     grouped = group_keys(ids)
-    if grouped is None:  # mostly distinct or clustered ids: one sort
-        uniques, codes = np.unique(ids, return_inverse=True)
-        return uniques, codes.reshape(-1)
+    if grouped is None:  # (nearly) all distinct or clustered ids: the caller sorts them
+        return None
     _, first, codes = grouped
     return sort_distinct(ids[first], codes)
 
@@ -224,11 +228,19 @@ def distinct_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     _, first, codes = grouped
     distinct = ids[first]
-    for start in range(0, len(ids), _VERIFY_ROWS):  # every row equals its group's first row
-        stop = start + _VERIFY_ROWS
-        if not np.array_equal(ids[start:stop], distinct[codes[start:stop]]):
-            return None
+    if mismatched(ids, distinct, codes).any():  # a row differs from its group's first row
+        return None
     return distinct, codes
+
+
+def mismatched(ids: np.ndarray, values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per row, ``ids[i] != values[positions[i]]`` (positions >= 0), gathering the compared
+    strings a block of rows at a time so that no second full-size string array is built."""
+    out = np.empty(len(ids), dtype=bool)
+    for start in range(0, len(ids), _VERIFY_ROWS):
+        stop = start + _VERIFY_ROWS
+        np.not_equal(ids[start:stop], values[positions[start:stop]], out=out[start:stop])
+    return out
 
 
 def factorize_strings(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

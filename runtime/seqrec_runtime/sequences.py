@@ -116,10 +116,8 @@ def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             present[offsets] = True
             rank = np.cumsum(present, dtype=np.int64) - 1
             return (np.flatnonzero(present) + low).astype(ids.dtype), rank[offsets]
-    if ids.dtype.kind == "i" and len(ids) >= HASH_MIN_ROWS:
-        return factorize_ints(ids)
-    if ids.dtype.kind == "U" and len(ids) >= HASH_MIN_ROWS:
-        found = factorize_strings(ids)
+    if ids.dtype.kind in "iU" and len(ids) >= HASH_MIN_ROWS:
+        found = factorize_ints(ids) if ids.dtype.kind == "i" else factorize_strings(ids)
         if found is not None:
             return found
     uniques, codes = np.unique(ids, return_inverse=True)

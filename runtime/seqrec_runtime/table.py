@@ -65,8 +65,11 @@ def _column_values(data: Any, name: str) -> Any:
     return data[name]  # pandas: as_array takes positional values, the index is ignored
 
 
-def as_array(values: Any, column: str) -> np.ndarray:
+def as_array(values: Any, column: str, text_codes: bool = True) -> np.ndarray:
     """Turn one column into a 1-D numpy array (no copy when it already is one).
+
+    A long pandas/pyarrow text id column goes through :func:`coded_text_ids` first
+    (``text_codes=False``: the caller has tried that already).
 
     Raises
     ------
@@ -85,10 +88,9 @@ def as_array(values: Any, column: str) -> np.ndarray:
     if getattr(getattr(values, "dtype", None), "tz", None) is not None and hasattr(values, "dt"):
         # tz-aware pandas datetimes: the same instants as naive UTC datetime64[ns]
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    if column in (USER_ID, ITEM_ID):
-        text = _factorized_text_ids(values)
-        if text is not None:
-            return text
+    coded = coded_text_ids(values) if text_codes and column in (USER_ID, ITEM_ID) else None
+    if coded is not None:
+        return coded.expand()
     if hasattr(values, "dictionary_encode") and hasattr(values, "to_numpy"):  # pyarrow
         values = values.to_numpy(zero_copy_only=False)
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
@@ -165,7 +167,7 @@ def get_columns(
             coded = coded_text_ids(values)
             if coded is not None:
                 return coded
-        return as_array(values, name)
+        return as_array(values, name, text_codes=not coded_ids)
 
     out = {c: column(c) for c in required}
     for c in optional:
@@ -319,12 +321,6 @@ def coded_text_ids(values: Any) -> CodedIds | None:
         return None  # missing values: the row-by-row check reports them
     plain = _all_plain_strings(distinct)
     return None if plain is None else CodedIds(plain, codes)
-
-
-def _factorized_text_ids(values: Any) -> np.ndarray | None:
-    """:func:`coded_text_ids`, expanded to one id per row (None when it does not apply)."""
-    coded = coded_text_ids(values)
-    return None if coded is None else coded.expand()
 
 
 def _encoded_text(values: Any) -> tuple[np.ndarray, np.ndarray] | None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import IdTypeError
-from .hashing import HASH_MIN_ROWS, KeyTable, ProbeLimitError, string_hashes
+from .hashing import HASH_MIN_ROWS, KeyTable, ProbeLimitError, mismatched, string_hashes
 from .table import ITEM_ID, normalize_ids
 
 PAD_INDEX = 0
-
-
-_VERIFY_ROWS = 1 << 20
 
 
 def _keys(ids: np.ndarray) -> np.ndarray:
@@ -105,10 +102,7 @@ class ItemVocabulary:
         except ProbeLimitError:
             return self._search(ids)
         if ids.dtype.kind == "U":  # a string's hash matches only its own entry, if any
-            for start in range(0, len(ids), _VERIFY_ROWS):
-                part = found[start : start + _VERIFY_ROWS]  # a view: fixed in place
-                other = self.ids[np.maximum(part, 0)] != ids[start : start + _VERIFY_ROWS]
-                part[other] = -1
+            found[mismatched(ids, self.ids, np.maximum(found, 0))] = -1
         return found + 1  # -1 (absent) becomes PAD_INDEX
 
     def _search(self, ids: np.ndarray) -> np.ndarray:

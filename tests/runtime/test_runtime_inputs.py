@@ -117,7 +117,7 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
     ids = np.array([f"user-{u}" for u in rng.integers(0, 700, 9_000)] + ["é雪\U0001F600", ""])
     series = pd.Series(ids, dtype=dtype)
     assert len(series) >= table._FACTORIZE_MIN_ROWS
-    fast = table._factorized_text_ids(series)
+    fast = table.coded_text_ids(series)
     assert fast is not None  # the fast path is taken
     for column in ("USER_ID", "ITEM_ID"):
         out = table.normalize_ids(table.as_array(series, column), column)
@@ -126,7 +126,7 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
         np.testing.assert_array_equal(out, table.normalize_ids(ids.astype(object), column))
     missing = series.copy()
     missing.iloc[7_001] = None
-    assert table._factorized_text_ids(missing) is None  # left to the row-by-row check
+    assert table.coded_text_ids(missing) is None  # left to the row-by-row check
     with pytest.raises(MissingValueError, match="row 7001"):
         table.normalize_ids(table.as_array(missing, "USER_ID"), "USER_ID")
     if dtype == "object":
@@ -137,7 +137,7 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
         with pytest.raises(IdTypeError, match="NUL"):
             table.normalize_ids(table.as_array(nul, "ITEM_ID"), "ITEM_ID")
         unhashable = pd.Series([*ids[:5_000], ["a"]], dtype=object)  # factorize fails
-        assert table._factorized_text_ids(unhashable) is None
+        assert table.coded_text_ids(unhashable) is None
         with pytest.raises(IdTypeError, match="row 5000"):
             table.normalize_ids(table.as_array(unhashable, "ITEM_ID"), "ITEM_ID")
 
@@ -153,12 +153,12 @@ def test_long_pyarrow_string_id_columns_are_dictionary_encoded_to_the_same_ids()
                                                 if hasattr(pa, "string_view") else [])
     for column in (pa.chunked_array(chunks, type=t) for t in types):
         data = pa.table({"USER_ID": column, "ITEM_ID": column, "TIMESTAMP": np.arange(len(ids))})
-        assert table._factorized_text_ids(column) is not None  # the fast path is taken
+        assert table.coded_text_ids(column) is not None  # the fast path is taken
         got = table.get_columns(data, ["USER_ID", "ITEM_ID"])
         for name in ("USER_ID", "ITEM_ID"):
             np.testing.assert_array_equal(table.normalize_ids(got[name], name), ids)
     with_null = pa.chunked_array([ids[:5_000].tolist() + [None]], type=pa.string())
-    assert table._factorized_text_ids(with_null) is None  # left to the row-by-row check
+    assert table.coded_text_ids(with_null) is None  # left to the row-by-row check
     data = pa.table({"USER_ID": with_null, "ITEM_ID": with_null,
                      "TIMESTAMP": np.arange(len(with_null))})
     got = table.get_columns(data, ["USER_ID"])
