@@ -13,9 +13,12 @@ Output rows are users in ascending USER_ID order. No Python loop over users.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .hashing import HASH_MIN_ROWS, factorize_ints, factorize_strings
 from .vocabulary import PAD_INDEX
+
+_ROW_CHUNK = 1 << 20  # rows per step of the chunked loops (8 MiB of int64)
 
 
 class Sequences:
@@ -72,9 +75,31 @@ class Sequences:
 
         ``width`` defaults to ``max_len``; a smaller one keeps each row's last ``width``
         items (the chunk trimming of scoring, where no row has more).
+
+        Each row is one slice of the CSR history: the ``width`` items that end where the
+        row's history ends, copied through a sliding-window view (no per-item index
+        arrays), with the slots before the row's own items then set to 0. Rows whose
+        history ends fewer than ``width`` items into the array have no such slice and are
+        filled item by item (:meth:`_scatter_window`).
         """
         width = self.max_len if width is None else width
         take = np.minimum(self.lengths[start:stop], width)
+        ends = self.history_ptr[start + 1 : stop + 1]
+        if len(self.history_items) < width or width == 0:
+            return self._scatter_window(start, stop, width, take)
+        slices = sliding_window_view(self.history_items, width)
+        matrix = slices[np.maximum(ends - width, 0)].astype(np.int64, copy=False)
+        np.copyto(matrix, 0, where=np.arange(width) < (width - take)[:, None])
+        # ends ascend, so the rows without a whole slice before their end come first
+        early = int(np.searchsorted(ends, width))
+        if early:
+            matrix[:early] = self._scatter_window(start, start + early, width, take[:early])
+        return matrix
+
+    def _scatter_window(
+        self, start: int, stop: int, width: int, take: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`window` item by item: every kept item's source and target position."""
         # element j of the output (row-major over kept items) comes from flat position
         # j + source_shift[row] and lands at flat position j + target_shift[row]
         before = np.cumsum(take) - take  # kept items of the previous rows
@@ -129,6 +154,7 @@ def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
 
     When codes and integer timestamps fit together in 62 bits, one stable argsort of a
     packed key replaces the two-key ``lexsort`` (same order, ~2.5x faster at 10M rows).
+    The key is built in place, with one row-sized temporary at most.
     """
     if timestamps.dtype.kind == "i" and len(timestamps):
         low = timestamps.min()
@@ -136,19 +162,29 @@ def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
         time_bits = max(1, span.bit_length())
         user_bits = max(1, int(user_codes.max()).bit_length())
         row_bits = max(1, (len(timestamps) - 1).bit_length())
+        offsets = None
         if time_bits + user_bits + row_bits > 63 and span < 2**62:
             # coarse clocks (dates as unix seconds, seconds as milliseconds) have a common
             # step; dividing it out keeps the order and may fit the one-sort key below
-            step = _common_step(timestamps - low)
+            offsets = np.subtract(timestamps, low, dtype=np.int64)
+            step = _common_step(offsets)
             time_bits = max(1, (span // step).bit_length())
         if time_bits + user_bits <= 62:
-            key = user_codes.astype(np.int64) << time_bits
-            key |= (timestamps - low) // step if step > 1 else timestamps - low
+            if offsets is None:
+                offsets = np.subtract(timestamps, low, dtype=np.int64)
+            if step > 1:
+                offsets //= step
+            key = user_codes.astype(np.int64)
+            key <<= time_bits
+            key |= offsets
+            del offsets
             if time_bits + user_bits + row_bits <= 63:
                 # Row numbers in the low bits make every key distinct and break ties by
                 # input order, so an unstable value sort (no indirection) is stable here.
                 key <<= row_bits
-                key |= np.arange(len(key), dtype=np.int64)
+                for start in range(0, len(key), _ROW_CHUNK):
+                    stop = min(start + _ROW_CHUNK, len(key))
+                    key[start:stop] |= np.arange(start, stop, dtype=np.int64)
                 key.sort()
                 key &= (1 << row_bits) - 1
                 return key
@@ -161,9 +197,10 @@ def _common_step(offsets: np.ndarray) -> int:
     step = int(np.gcd.reduce(offsets[:1024]))
     if step <= 1:
         return 1
-    if (offsets % step).any():
-        step = int(np.gcd.reduce(offsets))
-    return max(step, 1)
+    for start in range(0, len(offsets), _ROW_CHUNK):  # chunks: no row-sized temporary
+        if (offsets[start : start + _ROW_CHUNK] % step).any():
+            return max(int(np.gcd.reduce(offsets)), 1)
+    return step
 
 
 def build_sequences(
@@ -205,24 +242,30 @@ def build_sequences(
         starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]]) if len(user_ids) \
             else np.zeros(0, dtype=np.int64)
         users = user_ids[starts]
-        sorted_users = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(user_ids)]))
+        counts = np.diff(np.r_[starts, len(user_ids)])
         sorted_items = item_index
         order = None
     else:
         users, user_codes = factorize(user_ids) if user_codes is None else (user_ids, user_codes)
         order = sort_order(user_codes, timestamps)
+        counts = np.bincount(user_codes, minlength=len(users))
         sorted_items = item_index[order]
-        sorted_users = user_codes[order]
     n_users = len(users)
+    # sorted rows come in runs per user, so each row's user is a repeat, not a gather
+    sorted_users = None
     keep = sorted_items != PAD_INDEX
     if not keep.all():  # unknown items are dropped
-        sorted_items, sorted_users = sorted_items[keep], sorted_users[keep]
+        sorted_users = np.repeat(np.arange(n_users), counts)[keep]
+        sorted_items = sorted_items[keep]
         order = np.flatnonzero(keep) if order is None else order[keep]
+        counts = np.bincount(sorted_users, minlength=n_users)
+    del keep
 
-    counts = np.bincount(sorted_users, minlength=n_users)
     ends = np.cumsum(counts)
     aligned_out: dict[str, np.ndarray] = {}
     if aligned:
+        if sorted_users is None:
+            sorted_users = np.repeat(np.arange(n_users), counts)
         rank_from_end = ends[sorted_users] - 1 - np.arange(len(sorted_users))
         in_window = rank_from_end < max_len
         rows = sorted_users[in_window]

@@ -88,6 +88,31 @@ def test_window_equals_slice_of_padded_matrix(table, data):
     np.testing.assert_array_equal(seqs.window(start, stop), seqs.items[start:stop])
 
 
+def test_window_rows_that_end_before_and_after_the_first_whole_slice():
+    """Windows are slices of the CSR history ending where each row's history ends; rows
+    whose history ends within the first ``width`` items have no whole slice and are filled
+    item by item. Both kinds, empty rows and a history shorter than the width, in one table."""
+    lengths = {0: 2, 1: 0, 2: 3, 3: 12, 4: 1, 5: 7}  # user 1: unknown items only
+    users, items, timestamps = [], [], []
+    for user, length in lengths.items():
+        for t in range(max(length, 1)):
+            users.append(user)
+            items.append(0 if length == 0 else 10 * user + t + 1)
+            timestamps.append(-t)  # rows given newest first
+    users, items, timestamps = (np.array(v) for v in (users, items, timestamps))
+    max_len = 6
+    seqs = build_sequences(users, items, timestamps, max_len)
+    ref = reference_sequences(users.tolist(), items.tolist(), timestamps.tolist(), max_len)
+    _assert_matches_reference(seqs, ref, max_len)
+    assert seqs.history_ptr[1:3].tolist() == [2, 2]  # rows 0-2 end before item 6
+    for start, stop, width in [(0, 6, 6), (1, 4, 6), (2, 6, 4), (3, 5, 1), (4, 6, 6)]:
+        expected = np.array([[0] * (width - len(r[-width:])) + r[-width:]
+                             for r in (ref[u]["items"] for u in range(start, stop))])
+        np.testing.assert_array_equal(seqs.window(start, stop, width), expected)
+    short = build_sequences(np.zeros(3, dtype=np.int64), np.array([1, 2, 3]), np.arange(3), 5)
+    assert short.window(0, 1).tolist() == [[0, 0, 1, 2, 3]]  # fewer items than the width
+
+
 @pytest.mark.parametrize("length", [4, 5, 6, 7])
 def test_lengths_around_max_len(length):
     max_len = 5

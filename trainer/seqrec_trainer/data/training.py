@@ -52,11 +52,14 @@ def vocabulary_and_index(
         combined = np.concatenate([ids, extra])
     uniques, codes = factorize(combined)
     vocabulary = ItemVocabulary(uniques)
-    return vocabulary, codes[: len(ids)] + 1
+    if items is not None:
+        codes = codes[: len(ids)]
+    codes += 1  # model indices start at 1 (0 is padding); codes is a fresh array
+    return vocabulary, codes
 
 
 def _validation_cut(
-    user_codes: np.ndarray, sorted_rows: np.ndarray, index: np.ndarray, timestamps: np.ndarray,
+    su: np.ndarray, sorted_rows: np.ndarray, index: np.ndarray, timestamps: np.ndarray,
     valid_user: np.ndarray, valid_index: np.ndarray, valid_time: np.ndarray, n_users: int,
 ) -> np.ndarray:
     """Per sorted row: True when it stays in training given each user's validation event.
@@ -64,8 +67,8 @@ def _validation_cut(
     For a user with a validation interaction at time ``t``, training keeps only rows that
     come before it: rows with TIMESTAMP < t, and — when the validation row itself is in
     the training table — tied rows that precede its first copy in the stable sort.
+    ``su`` is the user code of each sorted row (ascending).
     """
-    su = user_codes[sorted_rows]
     st = timestamps[sorted_rows]
     si = index[sorted_rows]
     has_valid = np.zeros(n_users, dtype=bool)
@@ -106,6 +109,11 @@ def prepare(
     index = vocabulary.encode(interactions[ITEM_ID]) if item_index is None else item_index
     timestamps = interactions[TIMESTAMP]
     kept = sort_order(user_codes, timestamps)
+    # the sort groups rows by user code, so the sorted rows' codes are runs of 0, 1, ...
+    kept_users = np.repeat(
+        np.arange(len(users)), np.bincount(user_codes, minlength=len(users))
+    )
+    del user_codes  # no longer needed: free it before the padded matrices are built
     valid_data = None
     n_valid_dropped = 0
     if valid is not None:
@@ -119,12 +127,15 @@ def prepare(
         if valid_time.dtype != timestamps.dtype:
             timestamps = timestamps.astype(np.float64)
             valid_time = valid_time.astype(np.float64)
-        kept = kept[_validation_cut(
-            user_codes, kept, index, timestamps, valid_user, valid_index, valid_time, len(users)
-        )]
-    kept_users, kept_index = user_codes[kept], index[kept]  # rows in (user, time) order
+        stay = _validation_cut(
+            kept_users, kept, index, timestamps, valid_user, valid_index, valid_time, len(users)
+        )
+        kept, kept_users = kept[stay], kept_users[stay]
+    kept_index = index[kept]  # rows in (user, time) order
     outcome = interactions.get(OUTCOME)
     aligned = {OUTCOME: outcome[kept]} if outcome is not None else None
+    n_kept = len(kept)
+    del kept
     seqs = build_sequences(kept_users, kept_index, None, max_len + 1, aligned, presorted=True)
     # build_sequences re-numbers users among those with kept rows; map back for validation
     has_target = seqs.lengths >= 2
@@ -134,11 +145,8 @@ def prepare(
             "no (history, next item) pair to train on; pass longer histories"
         )
     if valid is not None:
-        inputs = np.zeros((len(users), max_len), dtype=np.int64)
-        present = np.zeros(len(users), dtype=bool)
-        inputs[seqs.user_ids] = seqs.items[:, 1:]
-        present[seqs.user_ids] = seqs.lengths > 0
-        usable = present[valid_user]
+        row = np.minimum(np.searchsorted(seqs.user_ids, valid_user), len(seqs.user_ids) - 1)
+        usable = (seqs.user_ids[row] == valid_user) & (seqs.lengths[row] > 0)
         if not usable.all():
             warn(
                 f"{int((~usable).sum())} validation user(s) have no training history before "
@@ -151,7 +159,7 @@ def prepare(
                 "interactions); check valid_interactions_ds"
             )
         valid_data = ValidationData(
-            inputs=inputs[valid_user[usable]],
+            inputs=seqs.items[row[usable], 1:],
             targets=valid_index[usable],
             outcomes=valid_outcome[usable] if valid_outcome is not None else None,
         )
@@ -167,13 +175,15 @@ def prepare(
         )
         train = TrainingData(sequences=windows, outcomes=aligned_windows.get(OUTCOME))
     else:
+        every = has_target.all()  # then the matrices are used as they are, not copied
         train = TrainingData(
-            sequences=seqs.items[has_target],
-            outcomes=seqs.aligned[OUTCOME][has_target] if outcome is not None else None,
+            sequences=seqs.items if every else seqs.items[has_target],
+            outcomes=None if outcome is None else
+            seqs.aligned[OUTCOME] if every else seqs.aligned[OUTCOME][has_target],
         )
     summary = {
         "n_interactions": int(len(index)),
-        "n_train_rows_used": int(len(kept)),
+        "n_train_rows_used": int(n_kept),
         "n_users": int(len(users)),
         "n_train_sequences": int(len(train.sequences)),
         "n_items": int(len(vocabulary)),
