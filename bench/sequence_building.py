@@ -71,8 +71,7 @@ STEP_NAMES = {
     "find": "hash-table lookups (KeyTable.find)",
     "group_keys": "grouping rows by key in a hash table",
     "string_hashes": "hashing string ids",
-    "distinct_strings": "checking each string row against its group's id",
-    "_lookup": "checking each string row against its vocabulary id",
+    "mismatched": "checking each string row against its id's string (hashing.mismatched)",
     "window": "filling the padded matrix (Sequences.window)",
     "<method 'repeat' of 'numpy.ndarray' objects>": "np.repeat (row offsets)",
 }
