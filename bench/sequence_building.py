@@ -8,6 +8,8 @@ Compared, each run in a fresh process (time + peak memory above the input's base
 * ``runtime_arrow`` — the same call on a pyarrow Table (string ids only)
 * ``trainer``    — ``seqrec_trainer.data.training.vocabulary_and_index`` + ``prepare`` (what
   ``fit`` runs; the training window, ``max_len + 1`` wide)
+* ``trainer_df`` — ``InteractionsDataset(DataFrame)`` (validation included) and the same
+  two calls on its columns, as ``fit`` does with a DataFrame (string ids only)
 * ``pandas``     — scikit-rec 0.4.2's steps (``bench/peers/pandas_sequences.py``):
   ``sort_values`` + ``groupby(...).agg(list)`` + per-user truncation, then its Python
   padding loop with ``str`` ids and ``pd.Index.get_indexer``
@@ -48,10 +50,12 @@ LABELS = {
     "runtime_df": "seqrec runtime `read_histories` (pandas DataFrame)",
     "runtime_arrow": "seqrec runtime `read_histories` (pyarrow Table)",
     "trainer": "seqrec trainer `vocabulary_and_index` + `prepare` (as in `fit`)",
+    "trainer_df": "seqrec trainer `InteractionsDataset(DataFrame)` + the same (as in `fit`)",
     "pandas": "pandas baseline (scikit-rec's `_build_sequences` + padding)",
 }
 TARGET_ROWS = 10_000_000
 RUNTIME_METHODS = ("runtime", "runtime_df", "runtime_arrow")
+TRAINER_METHODS = ("trainer", "trainer_df")
 TARGET_SECONDS, TARGET_SPEEDUP, TARGET_PEAK = 3.0, 5.0, 2e9  # 2 GB = 2e9 bytes
 # What the profiled functions are (cProfile names -> steps of build_sequences & co).
 STEP_NAMES = {
@@ -79,14 +83,15 @@ STEP_NAMES = {
 
 # --------------------------------------------------------------------------- child side
 def _methods(ids: str) -> list[str]:
-    return ["runtime", "runtime_df", "runtime_arrow", "trainer", "pandas"] if ids == "str" else \
+    return ["runtime", "runtime_df", "runtime_arrow", "trainer", "trainer_df", "pandas"] \
+        if ids == "str" else \
         ["runtime", "trainer", "pandas"]
 
 
 def _prepare_input(method: str, rows: int, ids: str):
     import numpy as np
 
-    if method == "trainer":  # import outside the timed call (torch is heavy)
+    if method in TRAINER_METHODS:  # import outside the timed call (torch is heavy)
         import seqrec_trainer.data.training  # noqa: F401
     else:
         import seqrec_runtime.histories  # noqa: F401
@@ -104,6 +109,10 @@ def _prepare_input(method: str, rows: int, ids: str):
 
             data = pa.table(data)
         return data, vocab
+    if method == "trainer_df":
+        import pandas as pd
+
+        data = pd.DataFrame(data)
     return data, None
 
 
@@ -115,6 +124,10 @@ def _call(method: str, data, vocab):
         return seqs.items
     from seqrec_trainer.data.training import prepare, vocabulary_and_index
 
+    if method == "trainer_df":
+        from seqrec_trainer import InteractionsDataset
+
+        data = InteractionsDataset(data)._fetch_grouped()  # what fit reads
     vocabulary, item_index = vocabulary_and_index(data, None)
     return prepare(data, None, vocabulary, MAX_LEN, "last", item_index).train.sequences
 
@@ -155,6 +168,7 @@ def parity_check() -> None:
     import pyarrow as pa
     from seqrec_runtime.histories import read_histories
     from seqrec_runtime.vocabulary import ItemVocabulary
+    from seqrec_trainer import InteractionsDataset
     from seqrec_trainer.data.training import build_vocabulary, prepare
 
     sys.path.insert(0, str(PEERS))
@@ -180,9 +194,12 @@ def parity_check() -> None:
         prepared = prepare(data, None, build_vocabulary(data, None), MAX_LEN)
         has_two = seqs.lengths >= 2
         assert np.array_equal(prepared.train.sequences[:, 1:], seqs.items[has_two])
+        grouped = InteractionsDataset(pd.DataFrame(data))._fetch_grouped()
+        from_df = prepare(grouped, None, build_vocabulary(grouped, None), MAX_LEN)
+        assert np.array_equal(from_df.train.sequences, prepared.train.sequences)
     print("parity: runtime == runtime(DataFrame) == runtime(pyarrow) == pandas baseline == "
           "trainer window "
-          "(int and str ids)", flush=True)
+          "== trainer window from a DataFrame (int and str ids)", flush=True)
 
 
 def tie_share(rows: int) -> float:
@@ -196,7 +213,7 @@ def tie_share(rows: int) -> float:
 
 # --------------------------------------------------------------------------- parent side
 def _target_text(method: str, rows: int, s: dict, speed: dict | None, peak: float) -> str:
-    if rows != TARGET_ROWS or method not in (*RUNTIME_METHODS, "trainer"):
+    if rows != TARGET_ROWS or method not in (*RUNTIME_METHODS, *TRAINER_METHODS):
         return "—"
     parts = []
     t = s["median"]
@@ -315,7 +332,7 @@ def main() -> int:
             for ids in ("int", "str"):
                 prof = run_json(me + ["--profile-child", method, str(max(sizes)), ids])
                 profiles.append({"method": method, "ids": ids, "rows": max(sizes), **prof})
-        for method in ("runtime_df", "runtime_arrow"):
+        for method in ("runtime_df", "runtime_arrow", "trainer_df"):
             prof = run_json(me + ["--profile-child", method, str(max(sizes)), "str"])
             profiles.append({"method": method, "ids": "str", "rows": max(sizes), **prof})
     argv = sys.argv[1:]

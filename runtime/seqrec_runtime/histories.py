@@ -55,13 +55,10 @@ def read_histories(interactions: Any, vocabulary: ItemVocabulary, max_len: int) 
     else:
         users = normalize_ids(users, USER_ID)
     items = cols[ITEM_ID]
-    if not isinstance(items, CodedIds):
+    if not isinstance(items, CodedIds):  # CodedIds: each distinct item is looked up once
         items = normalize_ids(items, ITEM_ID)
     timestamps = normalize_timestamps(cols[TIMESTAMP], TIMESTAMP)
-    if isinstance(items, CodedIds):  # look up each distinct item once
-        index = vocabulary.encode(items.distinct)[items.codes]
-    else:
-        index = vocabulary.encode(items)
+    index = vocabulary.encode(items)
     n_unknown = int(np.count_nonzero(index == 0))
     if n_unknown:
         logger.info("skipping %d interaction(s) with items unknown to the model", n_unknown)

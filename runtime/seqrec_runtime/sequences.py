@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .hashing import HASH_MIN_ROWS, factorize_ints, factorize_strings
+from .hashing import HASH_MIN_ROWS, factorize_ints, factorize_strings, sort_distinct
+from .table import CodedIds
 from .vocabulary import PAD_INDEX
 
 _ROW_CHUNK = 1 << 20  # rows per step of the chunked loops (8 MiB of int64)
@@ -125,13 +126,16 @@ class Sequences:
         return mask[:, 1:]
 
 
-def factorize(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def factorize(ids: np.ndarray | CodedIds) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct ids and each row's code (like ``np.unique(..., return_inverse=True)``).
 
     Integer ids in a dense range (the common case: 1..n_users) are coded in O(n) with a
     presence table instead of a sort; many other ids are grouped in a hash table first and
-    only the distinct ones are sorted (:mod:`~.hashing`).
+    only the distinct ones are sorted (:mod:`~.hashing`). :class:`~.table.CodedIds` are
+    grouped already: only their distinct values are sorted.
     """
+    if isinstance(ids, CodedIds):
+        return sort_distinct(ids.distinct, ids.codes)
     if ids.dtype.kind == "i" and len(ids):
         low = int(ids.min())
         span = int(ids.max()) - low

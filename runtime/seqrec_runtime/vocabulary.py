@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import IdTypeError
 from .hashing import HASH_MIN_ROWS, KeyTable, ProbeLimitError, mismatched, string_hashes
-from .table import ITEM_ID, normalize_ids
+from .table import ITEM_ID, CodedIds, normalize_ids
 
 PAD_INDEX = 0
 
@@ -66,8 +66,14 @@ class ItemVocabulary:
                 "are not silently different items"
             )
 
-    def encode(self, ids: np.ndarray) -> np.ndarray:
-        """Map normalised ids to model indices (``1..n``); unknown ids map to ``0``."""
+    def encode(self, ids: np.ndarray | CodedIds) -> np.ndarray:
+        """Map normalised ids to model indices (``1..n``); unknown ids map to ``0``.
+
+        :class:`~seqrec_runtime.table.CodedIds` (distinct ids and row codes) are looked up
+        once per distinct id.
+        """
+        if isinstance(ids, CodedIds):
+            return self.encode(ids.distinct)[ids.codes]
         self.check_same_type(ids)
         if len(self.ids) == 0 or len(ids) == 0:
             return np.zeros(len(ids), dtype=np.int64)

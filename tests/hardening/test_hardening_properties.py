@@ -136,8 +136,9 @@ def _check_against_reference(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdUserWarning)
         runtime = read_histories(_container(rows, time_kind, container), vocab, max_len)
-        dataset = InteractionsDataset(_container(rows, time_kind, container)).fetch_data()
-        trainer = read_histories(dataset, vocab, max_len)  # the trainer's inference path
+        dataset = InteractionsDataset(_container(rows, time_kind, container))
+        trainer = read_histories(dataset.fetch_data(), vocab, max_len)  # trainer inference
+        grouped = dataset._fetch_grouped()  # what fit reads: long text ids stay grouped
     assert runtime.user_ids.tolist() == list(ref)
     for seqs in (runtime, trainer):
         assert seqs.user_ids.tolist() == list(ref)
@@ -149,12 +150,12 @@ def _check_against_reference(case):
             assert _decode(vocab, seqs.history_items[lo:hi]) == ref[user]
 
     # training sequences: every item is known (the vocabulary is built from the table)
-    train_vocab = build_vocabulary(dataset, None)
+    train_vocab = build_vocabulary(grouped, None)
     train_ref = reference(rows, {r[1] for r in rows})
     expected = [items[-(max_len + 1):] for items in train_ref.values() if len(items) >= 2]
     if not expected:
         return  # NotEnoughDataError: covered by the single-row case
-    prepared = prepare(dataset, None, train_vocab, max_len)
+    prepared = prepare(grouped, None, train_vocab, max_len)
     got = [_decode(train_vocab, row[row != 0]) for row in prepared.train.sequences]
     assert got == expected
 

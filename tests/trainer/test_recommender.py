@@ -20,6 +20,7 @@ from seqrec_runtime.errors import (
     TimestampTypeError,
 )
 from seqrec_runtime.histories import ColdUserWarning
+from seqrec_runtime.table import CodedIds
 from seqrec_trainer import InteractionsDataset, SequentialRecommender, SequentialScorer
 from seqrec_trainer.errors import NotEnoughDataError, NotFittedError
 
@@ -105,6 +106,41 @@ def test_raw_tables_are_accepted_by_train(synthetic_table, make_recommender, tra
                       interactions_ds=pd.DataFrame(synthetic_table))
     np.testing.assert_array_equal(recommender.score_items(synthetic_table),
                                   trained_recommender.score_items(synthetic_table))
+
+
+@pytest.mark.filterwarnings("ignore:.*validation user:UserWarning")
+def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monkeypatch):
+    """A DataFrame or pyarrow Table with long text id columns is trained from the ids as
+    pandas/pyarrow grouped them (distinct ids + codes), never one string per row, and gives
+    the same model as the same rows as numpy arrays."""
+    rng = np.random.default_rng(3)
+    n = 6_000  # above the size where the libraries' own factorization is used
+    arrays = {"USER_ID": np.array([f"user-{u}" for u in rng.integers(0, 150, n)]),
+              "ITEM_ID": np.array([f"item-{i}" for i in rng.integers(0, 60, n)]),
+              "TIMESTAMP": rng.integers(0, 500, n)}
+    last = {k: v[-150:] for k, v in arrays.items()}  # validation: users' rows, some repeated
+    _, first = np.unique(last["USER_ID"], return_index=True)
+    valid = {k: v[first] for k, v in last.items()}
+    reference = make_recommender(epochs=1).train(interactions_ds=InteractionsDataset(arrays),
+                                                 valid_interactions_ds=valid)
+
+    def refuse(self):
+        raise AssertionError("training expanded grouped ids to one string per row")
+
+    for table in (pd.DataFrame(arrays), pa.table(arrays)):
+        dataset = InteractionsDataset(table)
+        grouped = dataset._fetch_grouped()
+        assert isinstance(grouped["USER_ID"], CodedIds)
+        assert isinstance(grouped["ITEM_ID"], CodedIds)
+        with monkeypatch.context() as patch:
+            patch.setattr(CodedIds, "expand", refuse)
+            recommender = make_recommender(epochs=1).train(interactions_ds=dataset,
+                                                           valid_interactions_ds=valid)
+        assert recommender.training_summary_ | {"train_seconds": 0} == \
+            reference.training_summary_ | {"train_seconds": 0}
+        np.testing.assert_array_equal(recommender.item_ids_, reference.item_ids_)
+        np.testing.assert_array_equal(recommender.score_items(arrays),
+                                      reference.score_items(arrays))
 
 
 def test_train_does_not_modify_its_input(synthetic_interactions, synthetic_table,

@@ -51,8 +51,8 @@ def _check_same_timestamp_kind(train: InteractionsDataset, valid: InteractionsDa
     if train.timestamp_is_datetime == valid.timestamp_is_datetime:
         return
     dated, numeric = (train, valid) if train.timestamp_is_datetime else (valid, train)
-    ns = dated.fetch_data()[TIMESTAMP]
-    values = numeric.fetch_data()[TIMESTAMP]
+    ns = dated._fetch_grouped()[TIMESTAMP]
+    values = numeric._fetch_grouped()[TIMESTAMP]
     low, high = int(ns.min()), int(ns.max())
     margin = max(high - low, _DAY_NS)
     if low - margin <= float(values.min()) and float(values.max()) <= high + margin:
@@ -154,7 +154,7 @@ class SequentialRecommender:
                 or self.max_len < 1:
             raise InvalidParameterError(f"max_len must be a positive int, got {self.max_len!r}")
         train_ds = _as_dataset(interactions_ds, "interactions_ds")
-        interactions = train_ds.fetch_data()
+        interactions = train_ds._fetch_grouped()  # text ids stay grouped (CodedIds)
         valid = None
         if valid_interactions_ds is not None:
             valid_ds = _as_dataset(valid_interactions_ds, "valid_interactions_ds")

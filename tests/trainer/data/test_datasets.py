@@ -77,6 +77,25 @@ def test_input_forms_give_identical_datasets(convert):
     assert expected["OUTCOME"].dtype == np.float32
 
 
+@pytest.mark.parametrize("container", [pd.DataFrame, pa.table])
+def test_long_text_id_columns_are_held_grouped_and_expanded_on_fetch(container):
+    """Long pandas/pyarrow text id columns are kept as distinct ids + codes (what training
+    reads); fetch_data still gives one id per row, identical to the numpy-array input."""
+    rng = np.random.default_rng(0)
+    n = 5_000
+    arrays = {"USER_ID": np.array([f"u{k}" for k in rng.integers(0, 300, n)]),
+              "ITEM_ID": np.array([f"i-{k:03d}" for k in rng.integers(0, 90, n)]),
+              "TIMESTAMP": rng.integers(0, 10**6, n)}
+    dataset = InteractionsDataset(container(arrays))
+    assert len(dataset) == n
+    grouped = dataset._fetch_grouped()
+    for name in ("USER_ID", "ITEM_ID"):
+        ids = grouped[name]
+        assert len(ids.distinct) == len(np.unique(arrays[name])) and len(ids.codes) == n
+    _assert_same_data(dataset.fetch_data(), InteractionsDataset(arrays).fetch_data())
+    assert dataset.fetch_data() is dataset.fetch_data()  # expanded once
+
+
 def test_dataframe_index_is_ignored_not_aligned():
     """A filtered DataFrame (index with gaps) must give values in positional order."""
     frame = pd.DataFrame(BASE)

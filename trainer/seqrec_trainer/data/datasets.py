@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import EmptyInputError, SchemaError
-from seqrec_runtime.table import TIMESTAMP, column_names, get_columns
+from seqrec_runtime.table import TIMESTAMP, CodedIds, column_names, get_columns, normalize_ids
 
 from .schema import ColumnSpec, cast_column, load_schema
 
@@ -140,7 +140,13 @@ def _holds_datetimes(array: np.ndarray) -> bool:
 
 
 class _Dataset:
-    """Base: a validated table held as a dict of column -> numpy array."""
+    """Base: a validated table held as a dict of column -> numpy array.
+
+    Long pandas/pyarrow text id columns are held grouped by their own library (distinct
+    ids and one code per row, :class:`~seqrec_runtime.table.CodedIds`): training reads
+    that form, and :meth:`fetch_data` expands it to one id per row on first use. At 10M
+    rows this keeps about 0.5 GB per id column out of memory and skips seconds of copying.
+    """
 
     _builtin_schema = ""
     _interaction_formats = False
@@ -155,34 +161,57 @@ class _Dataset:
             text_columns=tuple(s.source or s.name for s in self.schema if s.type == "str"),
             interaction_formats=self._interaction_formats,
         )
-        self.data: dict[str, np.ndarray] = self._validate(table)
+        self._columns: dict[str, Any] = self._validate(table)
+        self._expanded: dict[str, np.ndarray] | None = None
 
-    def _validate(self, table: Any) -> dict[str, np.ndarray]:
+    def _validate(self, table: Any) -> dict[str, Any]:
         available = column_names(table)
         renames = {s.source: s.name for s in self.schema if s.source}
         required = [s.source or s.name for s in self.schema if s.required]
         optional = [s.source or s.name for s in self.schema if not s.required]
-        raw = get_columns(table, required, [c for c in optional if c in available])
-        out = {}
+        raw = get_columns(table, required, [c for c in optional if c in available],
+                          coded_ids=True)
+        out: dict[str, Any] = {}
         self.datetime_columns: frozenset[str] = frozenset()
         for spec in self.schema:
             key = spec.source or spec.name
-            if key in raw:
-                out[renames.get(key, key)] = cast_column(raw[key], spec)
-                if spec.type == "datetime" or (
-                    spec.type == "timestamp" and _holds_datetimes(raw[key])
-                ):
-                    self.datetime_columns |= {renames.get(key, key)}
+            if key not in raw:
+                continue
+            name = renames.get(key, key)
+            values = raw[key]
+            if isinstance(values, CodedIds):
+                if spec.type == "id":  # keep the grouped form; check its distinct ids
+                    out[name] = CodedIds(normalize_ids(values.distinct, name), values.codes)
+                    continue
+                values = values.expand()
+            out[name] = cast_column(values, spec)
+            if spec.type == "datetime" or (spec.type == "timestamp" and _holds_datetimes(values)):
+                self.datetime_columns |= {name}
         if not out or len(next(iter(out.values()))) == 0:
             raise EmptyInputError(f"{type(self).__name__} has no rows")
         return out
+
+    @property
+    def data(self) -> dict[str, np.ndarray]:
+        """The validated columns (dict of column -> numpy array, one value per row)."""
+        if self._expanded is None:
+            self._expanded = {
+                name: values.expand() if isinstance(values, CodedIds) else values
+                for name, values in self._columns.items()
+            }
+        return self._expanded
 
     def fetch_data(self) -> dict[str, np.ndarray]:
         """The validated columns (dict of column -> numpy array)."""
         return self.data
 
+    def _fetch_grouped(self) -> dict[str, Any]:
+        """The validated columns with long text id columns still grouped (:class:`CodedIds`):
+        what training reads (``vocabulary_and_index``, ``prepare`` accept both forms)."""
+        return self._columns
+
     def __len__(self) -> int:
-        return len(next(iter(self.data.values())))
+        return len(next(iter(self._columns.values())))
 
 
 class InteractionsDataset(_Dataset):

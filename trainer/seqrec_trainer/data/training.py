@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import InvalidParameterError
 from seqrec_runtime.sequences import build_sequences, factorize, sort_order
-from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID
+from seqrec_runtime.table import ITEM_ID, OUTCOME, TIMESTAMP, USER_ID, CodedIds
 from seqrec_runtime.vocabulary import ItemVocabulary
 from seqrec_runtime.warn import warn
 
@@ -31,29 +32,33 @@ class PreparedData:
     """``(user_code, item_index)`` of every training row (the item prior's co-occurrences)."""
 
 
-def build_vocabulary(interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None):
+def build_vocabulary(interactions: dict[str, Any], items: dict[str, np.ndarray] | None):
     """Sorted union of interaction items and catalogue items (same id type required)."""
     return vocabulary_and_index(interactions, items)[0]
 
 
 def vocabulary_and_index(
-    interactions: dict[str, np.ndarray], items: dict[str, np.ndarray] | None
+    interactions: dict[str, Any], items: dict[str, np.ndarray] | None
 ) -> tuple[ItemVocabulary, np.ndarray]:
     """:func:`build_vocabulary` and each interaction row's model index.
 
     The index equals ``vocabulary.encode(interactions[ITEM_ID])``; it comes from the same
     grouping of the ids that builds the vocabulary, so the ids are not looked up twice.
+    ``interactions[ITEM_ID]`` may be :class:`~seqrec_runtime.table.CodedIds` (ids grouped
+    by pandas/pyarrow already): then only its distinct ids are grouped.
     """
     ids = interactions[ITEM_ID]
-    combined = ids
+    distinct, row_codes = (ids.distinct, ids.codes) if isinstance(ids, CodedIds) else (ids, None)
+    combined = distinct
     if items is not None:
         extra = items[ITEM_ID]
-        ItemVocabulary(ids[:1]).check_same_type(extra, "items_ds ITEM_ID")
-        combined = np.concatenate([ids, extra])
+        ItemVocabulary(distinct[:1]).check_same_type(extra, "items_ds ITEM_ID")
+        combined = np.concatenate([distinct, extra])
     uniques, codes = factorize(combined)
     vocabulary = ItemVocabulary(uniques)
-    if items is not None:
-        codes = codes[: len(ids)]
+    codes = codes[: len(distinct)]
+    if row_codes is not None:
+        codes = codes[row_codes]
     codes += 1  # model indices start at 1 (0 is padding); codes is a fresh array
     return vocabulary, codes
 
@@ -89,7 +94,7 @@ def _validation_cut(
 
 
 def prepare(
-    interactions: dict[str, np.ndarray],
+    interactions: dict[str, Any],
     valid: dict[str, np.ndarray] | None,
     vocabulary: ItemVocabulary,
     max_len: int,
@@ -103,7 +108,8 @@ def prepare(
     :mod:`.windows`). A validation target is never a training target: each validated user's
     training rows stop before the validation interaction. ``item_index`` (optional) is
     ``vocabulary.encode(interactions[ITEM_ID])`` when the caller already has it
-    (:func:`vocabulary_and_index`).
+    (:func:`vocabulary_and_index`). The id columns may be
+    :class:`~seqrec_runtime.table.CodedIds`.
     """
     users, user_codes = factorize(interactions[USER_ID])
     index = vocabulary.encode(interactions[ITEM_ID]) if item_index is None else item_index
