@@ -127,7 +127,11 @@ def _call(method: str, data, vocab):
     if method == "trainer_df":
         from seqrec_trainer import InteractionsDataset
 
-        data = InteractionsDataset(data)._fetch_grouped()  # what fit reads
+        dataset = InteractionsDataset(data)
+        # what fit reads (revisions before 32333fc had no grouped form: their fetch_data,
+        # so that this script can time them too)
+        grouped = getattr(dataset, "_fetch_grouped", None)
+        data = grouped() if grouped is not None else dataset.fetch_data()
     vocabulary, item_index = vocabulary_and_index(data, None)
     return prepare(data, None, vocabulary, MAX_LEN, "last", item_index).train.sequences
 

@@ -140,7 +140,8 @@ def get_columns(
 
     Extra columns are ignored. All returned columns have the same length. With
     ``coded_ids``, a long pandas/pyarrow text id column that passes its checks comes back
-    as :class:`CodedIds` (grouped by its own library) instead of one string per row.
+    as :class:`CodedIds` (grouped by its own library) instead of one string per row; a
+    :class:`CodedIds` value in a dict is passed through (expanded without ``coded_ids``).
 
     Raises
     ------
@@ -163,6 +164,8 @@ def get_columns(
         )
     def column(name: str) -> Any:
         values = _column_values(data, name)
+        if isinstance(values, CodedIds):  # grouped already (e.g. a trainer dataset's columns)
+            return values if coded_ids else values.expand()
         if coded_ids and name in (USER_ID, ITEM_ID):
             coded = coded_text_ids(values)
             if coded is not None:

@@ -110,9 +110,9 @@ def test_raw_tables_are_accepted_by_train(synthetic_table, make_recommender, tra
 
 @pytest.mark.filterwarnings("ignore:.*validation user:UserWarning")
 def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monkeypatch):
-    """A DataFrame or pyarrow Table with long text id columns is trained from the ids as
-    pandas/pyarrow grouped them (distinct ids + codes), never one string per row, and gives
-    the same model as the same rows as numpy arrays."""
+    """A DataFrame or pyarrow Table with long text id columns is trained (and its dataset
+    scored) from the ids as pandas/pyarrow grouped them (distinct ids + codes), never one
+    string per row, and gives the same model as the same rows as numpy arrays."""
     rng = np.random.default_rng(3)
     n = 6_000  # above the size where the libraries' own factorization is used
     arrays = {"USER_ID": np.array([f"user-{u}" for u in rng.integers(0, 150, n)]),
@@ -136,11 +136,13 @@ def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monk
             patch.setattr(CodedIds, "expand", refuse)
             recommender = make_recommender(epochs=1).train(interactions_ds=dataset,
                                                            valid_interactions_ds=valid)
+            from_dataset = recommender.score_items(dataset)  # scoring keeps them grouped too
         assert recommender.training_summary_ | {"train_seconds": 0} == \
             reference.training_summary_ | {"train_seconds": 0}
         np.testing.assert_array_equal(recommender.item_ids_, reference.item_ids_)
-        np.testing.assert_array_equal(recommender.score_items(arrays),
-                                      reference.score_items(arrays))
+        expected = reference.score_items(arrays)
+        np.testing.assert_array_equal(recommender.score_items(arrays), expected)
+        np.testing.assert_array_equal(from_dataset, expected)
 
 
 def test_train_does_not_modify_its_input(synthetic_interactions, synthetic_table,

@@ -236,8 +236,8 @@ class SequentialRecommender:
                 f"max_len={self.max_len} but the model was trained with max_len={trained}; use "
                 f"a value in 1..{trained} at inference (retrain for longer histories)"
             )
-        if isinstance(interactions, InteractionsDataset):
-            interactions = interactions.fetch_data()
+        if isinstance(interactions, InteractionsDataset):  # long text ids stay grouped
+            interactions = interactions._fetch_grouped()
         return read_histories(interactions, self.scorer.vocabulary_, int(self.max_len))
 
     def score_items(self, interactions: Any, return_user_ids: bool = False):
