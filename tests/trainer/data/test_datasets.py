@@ -414,6 +414,22 @@ def test_int_schema_refuses_text(tmp_path):
     _assert_typed(excinfo, "ITEM_ID")
 
 
+def test_long_text_id_columns_under_client_schemas(tmp_path):
+    """Grouped (long pandas) text columns go through the schema's casts like short ones."""
+    n = 5_000
+    digits = pd.DataFrame({"ITEM_ID": [str(k % 70) for k in range(n)]})
+    text = pd.DataFrame({"ITEM_ID": [f"a{k % 70}" for k in range(n)]})
+    int_schema = _schema(tmp_path, "columns:\n  - name: ITEM_ID\n    type: int\n")
+    with pytest.raises(SchemaError) as excinfo:
+        ItemsDataset(text, client_schema_path=int_schema)
+    _assert_typed(excinfo, "ITEM_ID")
+    as_int = ItemsDataset(digits, client_schema_path=int_schema).fetch_data()["ITEM_ID"]
+    np.testing.assert_array_equal(as_int, np.arange(n) % 70)
+    str_schema = _schema(tmp_path, "columns:\n  - name: ITEM_ID\n    type: str\n")
+    as_str = ItemsDataset(text, client_schema_path=str_schema).fetch_data()["ITEM_ID"]
+    np.testing.assert_array_equal(as_str, np.array(text["ITEM_ID"], dtype=str))
+
+
 # ------------------------------------------------------------------ items
 def test_items_dataset():
     items = ItemsDataset(pd.DataFrame({"ITEM_ID": [3, 1.0, 2], "TITLE": ["c", "a", "b"]}))
