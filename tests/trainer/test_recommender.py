@@ -110,9 +110,10 @@ def test_raw_tables_are_accepted_by_train(synthetic_table, make_recommender, tra
 
 @pytest.mark.filterwarnings("ignore:.*validation user:UserWarning")
 def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monkeypatch):
-    """A DataFrame or pyarrow Table with long text id columns is trained (and its dataset
-    scored) from the ids as pandas/pyarrow grouped them (distinct ids + codes), never one
-    string per row, and gives the same model as the same rows as numpy arrays."""
+    """A DataFrame or pyarrow Table with long text id columns is trained, scored as a
+    dataset and its item prior refitted from the ids as pandas/pyarrow grouped them
+    (distinct ids + codes), never one string per row, with the same results as the same
+    rows as numpy arrays."""
     rng = np.random.default_rng(3)
     n = 6_000  # above the size where the libraries' own factorization is used
     arrays = {"USER_ID": np.array([f"user-{u}" for u in rng.integers(0, 150, n)]),
@@ -123,6 +124,10 @@ def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monk
     valid = {k: v[first] for k, v in last.items()}
     reference = make_recommender(epochs=1).train(interactions_ds=InteractionsDataset(arrays),
                                                  valid_interactions_ds=valid)
+    expected = reference.score_items(arrays)
+    summary = reference.training_summary_ | {"train_seconds": 0}
+    reference.refit_item_prior(arrays, item_prior_weight=1.0)
+    expected_with_prior = reference.score_items(arrays)
 
     def refuse(self):
         raise AssertionError("training expanded grouped ids to one string per row")
@@ -137,12 +142,14 @@ def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monk
             recommender = make_recommender(epochs=1).train(interactions_ds=dataset,
                                                            valid_interactions_ds=valid)
             from_dataset = recommender.score_items(dataset)  # scoring keeps them grouped too
-        assert recommender.training_summary_ | {"train_seconds": 0} == \
-            reference.training_summary_ | {"train_seconds": 0}
+        assert recommender.training_summary_ | {"train_seconds": 0} == summary
         np.testing.assert_array_equal(recommender.item_ids_, reference.item_ids_)
-        expected = reference.score_items(arrays)
         np.testing.assert_array_equal(recommender.score_items(arrays), expected)
         np.testing.assert_array_equal(from_dataset, expected)
+        with monkeypatch.context() as patch:  # refitting the item prior keeps them grouped
+            patch.setattr(CodedIds, "expand", refuse)
+            recommender.refit_item_prior(dataset, item_prior_weight=1.0)
+        np.testing.assert_array_equal(recommender.score_items(arrays), expected_with_prior)
 
 
 def test_train_does_not_modify_its_input(synthetic_interactions, synthetic_table,

@@ -32,10 +32,6 @@ def _as_dataset(data: Any, name: str) -> InteractionsDataset:
     return InteractionsDataset(data)
 
 
-def _as_interactions(data: Any, name: str) -> dict[str, np.ndarray]:
-    return _as_dataset(data, name).fetch_data()
-
-
 _DAY_NS = 86_400 * 10**9
 
 
@@ -212,7 +208,8 @@ class SequentialRecommender:
         """
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("this SequentialRecommender is not trained yet; call train()")
-        interactions = _as_interactions(interactions_ds, "interactions_ds")
+        # long text ids stay grouped (CodedIds): read_histories takes them as they are
+        interactions = _as_dataset(interactions_ds, "interactions_ds")._fetch_grouped()
         with warnings.catch_warnings():  # users without known items add no co-occurrence
             warnings.simplefilter("ignore", ColdUserWarning)
             histories = read_histories(interactions, self.scorer.vocabulary_, 1)
