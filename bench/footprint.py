@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (  # noqa: E402
+from common import (  # noqa: E402
     MODEL_DIR,
     PEERS,
     RESULTS,

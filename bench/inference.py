@@ -2,7 +2,7 @@
 scikit-rec 0.4.2.
 
 Model: max_len 200, 3,416 items, hidden 50, 2 blocks; near-random weights (1 epoch on 300
-users, see ``_util.build_model``), exported once with ``export_onnx`` into
+users, see ``common.build_model``), exported once with ``export_onnx`` into
 ``bench/results/ml1m_model/``. Speed does not depend on the weights.
 
 * Single user, history of 200 items: p50/p99 latency of ``rt.recommend_online`` (several
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (  # noqa: E402
+from common import (  # noqa: E402
     RESULTS,
     build_model,
     command_line,

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import finish, header  # noqa: E402
+from common import finish, header  # noqa: E402
 
 
 def interactions(n_items: int, per_user: int, users_per_item: int, seed: int = 0):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import ROOT, skrec_python  # noqa: E402
+from common import ROOT, skrec_python  # noqa: E402
 
 # inference before footprint/scaling: it (re)builds the shared ML-1M-sized model they reuse
 SUITES = ["sequence_building", "train_throughput", "preset_step", "inference", "footprint",

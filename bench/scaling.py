@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (  # noqa: E402
+from common import (  # noqa: E402
     RESULTS,
     ROOT,
     PeakMemory,
@@ -365,7 +365,7 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
                      " (floor)", "—", "—", bytes_text(e["n_users"] * res["n_items"] * 4),
                      "**extrapolated** (linear from the largest timed size)"])
     lines += md_table(["users", "rows", "time [s]", "users/s", "`recommend` peak extra memory",
-                       "same, whole padded matrix built first (≈ runtime before session 15)",
+                       "same, whole padded matrix built first (≈ runtime before 2026-12-04)",
                        "`score_items` peak extra memory", "full score matrix size", "how"],
                       rows)
     cells = ram / 4
@@ -380,7 +380,7 @@ def render(res: dict, command: str, quick: bool, images: list[str], ram: int) ->
         f"{res['n_items']:,} items, {bytes_text(256 * 1e6 * 4)} at 1M items), keep only each "
         "row's top-k, and drop the chunk. Each chunk's left-padded windows are built from "
         "the CSR copy of all known items (8 bytes per row) when the chunk is scored; until "
-        "session 15 the runtime first built them for every user at once (n_users × max_len "
+        "2026-12-04 the runtime first built them for every user at once (n_users × max_len "
         f"int64 = {res['max_len'] * 8:,} bytes per user: 1.5 GiB for 1M users). The \"whole "
         "padded matrix built first\" column is the same call with that matrix built and held "
         "from the end of sequence building (a lower bound of the former peak, which built it "

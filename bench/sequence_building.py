@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (  # noqa: E402
+from common import (  # noqa: E402
     PEERS,
     PeakMemory,
     bytes_text,
@@ -236,7 +236,7 @@ def render(results: dict, profiles: list, sizes, repeats, command, quick, ties) 
     )
     lines += [
         "",
-        "Data (`bench/peers/_peerlib.py: make_interactions`): rows in random order, rows/100 "
+        "Data (`bench/common.py: make_interactions`): rows in random order, rows/100 "
         "users (skewed: ~6 % of users have > 200 rows), max(1000, rows/200) items, "
         f"day-resolution unix timestamps ({ties:.0%} of rows share (user, timestamp) with "
         "another row). String ids look like `user-0001234`. Time excludes building the input "

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (  # noqa: E402
+from common import (  # noqa: E402
     RESULTS,
     command_line,
     emit,

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+import sys as _sys
 import sysconfig
 from importlib import metadata
+from pathlib import Path as _Path
 
-from _peerlib import emit
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # bench/common.py
+from common import emit  # noqa: E402
 
 try:
     from packaging.markers import Marker, UndefinedEnvironmentName

@@ -18,11 +18,15 @@ small table that this copy returns exactly what scikit-rec's own methods return;
 from __future__ import annotations
 
 import argparse
+import sys as _sys
 import time
+from pathlib import Path as _Path
 
 import numpy as np
 import pandas as pd
-from _peerlib import PeakMemory, emit, make_interactions
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # bench/common.py
+from common import PeakMemory, emit, make_interactions  # noqa: E402
 
 USER_ID, ITEM_ID, TIMESTAMP = "USER_ID", "ITEM_ID", "TIMESTAMP"
 ITEM_SEQUENCE = "ITEM_SEQUENCE"

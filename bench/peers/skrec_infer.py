@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys as _sys
 import time
+from pathlib import Path as _Path
 
 import numpy as np
-from _peerlib import emit
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # bench/common.py
+from common import emit  # noqa: E402
 
 
 def percentile(values, q):

@@ -14,9 +14,12 @@ lasts from its shuffle to the next epoch's shuffle (the last one: to the end of
 from __future__ import annotations
 
 import argparse
+import sys as _sys
 import time
+from pathlib import Path as _Path
 
-from _peerlib import ShuffleClock, emit
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # bench/common.py
+from common import ShuffleClock, emit  # noqa: E402
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the hardening suite (issue 5): the golden artifact and a tiny trained twin.
+"""Fixtures of the hardening suite: the golden artifact and a tiny trained twin.
 
 * ``golden_rt``: the committed golden artifact (``tests/runtime/golden``, string item ids
   ``item-001`` .. ``item-040``, int user ids, ``max_len`` 12, top-k graph ``k`` 10).

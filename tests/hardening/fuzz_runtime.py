@@ -1,4 +1,4 @@
-"""Bounded fuzzing of seqrec-runtime's input handling (issue 5).
+"""Bounded fuzzing of seqrec-runtime's input handling.
 
     python tests/hardening/fuzz_runtime.py --seconds 60
     python tests/hardening/fuzz_runtime.py --seconds 600 --artifact path/to/artifact --seed 3

@@ -1,4 +1,4 @@
-"""The catalogue of bad (and odd but valid) interaction tables of issue 5.
+"""The catalogue of bad (and odd but valid) interaction tables of the hardening suite.
 
 Every :class:`Case` is one row of the table in ``docs/errors.md``. ``build(v)`` makes the
 table from the golden vocabulary ``v`` (``item-001`` .. ``item-040``). Expectations:

@@ -1,4 +1,4 @@
-"""Bad input (issue 5): every case of ``hardening_cases.CASES`` on every entry point.
+"""Bad input: every case of ``hardening_cases.CASES`` on every entry point.
 
 Trainer (``InteractionsDataset``, ``train``, ``score_items``, ``recommend``) and runtime
 (``score_items``, ``recommend``, ``recommend_online``) must raise the same typed error

@@ -1,4 +1,4 @@
-"""The fuzz corpus as regression tests, and a short deterministic fuzz run (issue 5).
+"""The fuzz corpus as regression tests, and a short deterministic fuzz run.
 
 ``fuzz_corpus/*.json`` holds inputs that crashed (or silently misbehaved in) the runtime
 before the issue-5 fixes, found by ``fuzz_runtime.py`` or by probing; each now gives its

@@ -1,4 +1,4 @@
-"""Artifact and checkpoint integrity (issue 5).
+"""Artifact and checkpoint integrity.
 
 * ``export_onnx`` and ``save`` write into a temporary sibling directory and rename it
   into place: whatever interrupts them (an exception, KeyboardInterrupt mid-write, even

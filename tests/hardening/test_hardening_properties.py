@@ -1,4 +1,4 @@
-"""Property tests (issue 5), hypothesis on random tables.
+"""Property tests, hypothesis on random tables.
 
 1. Sequence rebuild: runtime ``read_histories`` == trainer dataset + ``prepare`` == a
    plain-Python statement of the rule, whatever the container, row order, ties, id and
@@ -283,7 +283,7 @@ def test_sampled_recommendations_never_repeat_or_include_excluded(
 
 @pytest.mark.parametrize("exclude_seen", [False, True])
 def test_golden_expected_recommendations_still_hold(golden_rt, golden_expected, exclude_seen):
-    """The fixes of issue 5 changed no ranking of the golden users."""
+    """The fixes of the hardening suite changed no ranking of the golden users."""
     key = "recommend_exclude_seen" if exclude_seen else "recommend"
     recs = _quiet(golden_rt.recommend, golden_expected["interactions"],
                   top_k=golden_expected["top_k"], exclude_seen=exclude_seen)

@@ -9,7 +9,8 @@ blocks where the hardware computes bfloat16 natively and float32 elsewhere
 co-occurrence prior (EASE, weight 5, lambda 1000) added to the logits from the user's whole
 history. Each change from the previous recipe was chosen on the validation item in
 BENCHMARKS.md's tuning tables (the prior by validation sampled HR@10 under a full-ranking
-NDCG@10 constraint, session 7); the numbers are reproduced by ``make bench-quality``.
+NDCG@10 constraint; docs/tuning-history.md); the numbers are reproduced by
+``make bench-quality``.
 
 ``"sasrec-paper"``: the original paper's BCE configuration, kept as a baseline.
 """

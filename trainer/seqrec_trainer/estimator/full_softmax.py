@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 
 #: Bytes of float32 logits per chunk: small enough for L3 on common CPUs, large enough
-#: (about 300 rows at 3,416 items) for an efficient matmul. 4 MiB made the ml-1m preset's
-#: whole step about 5% faster than 2 MiB on an AVX2 CPU (median of 4 noisy runs of
-#: ``bench/preset_step.py``; BENCHMARKS.md, session 14).
+#: (about 300 rows at 3,416 items) for an efficient matmul. ``bench/preset_step.py`` times
+#: the preset's step with half and twice this size side by side.
 CHUNK_BYTES = 2**22
 
 

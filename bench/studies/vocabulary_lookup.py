@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from seqrec_runtime.vocabulary import ItemVocabulary
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import median_range, timed  # noqa: E402
 
 

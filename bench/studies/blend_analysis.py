@@ -5,9 +5,9 @@ Scores the validation users once per saved model, then evaluates both protocols 
 ``log((1 - a) * softmax(s) + a * popularity)``, for a grid of ``a``, and (c) ensembles
 (mean of log-softmax over models), optionally mixed the same way.
 
-Run: ``python bench/blend_analysis.py MODEL_DIR [MODEL_DIR ...] [--alphas 0,0.01,...]
+Run: ``python bench/studies/blend_analysis.py MODEL_DIR [MODEL_DIR ...] [--alphas 0,0.01,...]
 [--seeds 3] [--no-ensembles]``, on models saved by ``bench/quality_ml1m.py --validation-only
---save-model DIR`` (or ``SAVE_MODELS=1 bench/gpu_tuning.sh``), which are trained on the
+--save-model DIR`` (or ``SAVE_MODELS=1 bench/studies/gpu_tuning.sh``), which are trained on the
 training rows only. ``--seeds`` averages the sampled protocol over that many negative draws.
 Skips cleanly when ../shared/data is absent.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ML1M, ml1m_missing  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """How far post-hoc levers on top of the item prior go, on the VALIDATION item only.
 
-Issue #4's last open target is test sampled HR@10 >= 0.85; the ``ml-1m`` preset (network +
+A former target was test sampled HR@10 >= 0.85; the ``ml-1m`` preset (network +
 EASE prior) gets 0.8404 on the test item, and the test item has run about 0.025 below the
 validation item in every session. This script asks what levers that need no new training
 recipe could add on the validation item. It scores the validation users once per saved
@@ -16,7 +16,7 @@ means over the models and ``--seeds`` negative draws:
    log-popularity;
 3. ensembles of ``k`` models (mean of their logits) plus the prior, over disjoint groups.
 
-Run: ``python bench/prior_headroom.py MODEL_DIR [MODEL_DIR ...] [--json OUT]`` on models
+Run: ``python bench/studies/prior_headroom.py MODEL_DIR [MODEL_DIR ...] [--json OUT]`` on models
 saved by ``bench/quality_ml1m.py --validation-only --save-model DIR``. Skips cleanly when
 ../shared/data is absent.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blend_analysis import FixedScores  # noqa: E402
 from common import ml1m_missing  # noqa: E402
 from item_prior_grid import (  # noqa: E402

@@ -1,6 +1,6 @@
 """Two networks of different recipes + the item prior, on the VALIDATION item only.
 
-Session 8 found that averaging k networks *of the same recipe* adds +0.003 (k = 2) to
+``prior_headroom.py`` found that averaging k networks *of the same recipe* adds +0.003 (k = 2) to
 +0.006 (k = 6) validation sampled HR@10 on top of the prior. This script asks whether a
 second network trained with a *different* loss or size complements the first better. The
 first model is the base; for each other model it reports that model alone + the prior, and
@@ -8,7 +8,7 @@ the pair + the prior, the pair being the mean of the two models' per-user standa
 scores rescaled to the base's per-user spread (so the prior weight keeps its meaning).
 With ``--together`` it also reports all the given models averaged the same way.
 
-Run: ``python bench/mixed_pairs.py BASE_DIR OTHER_DIR [OTHER_DIR ...] [--json OUT]`` on
+Run: ``python bench/studies/mixed_pairs.py BASE_DIR OTHER_DIR [OTHER_DIR ...] [--json OUT]`` on
 models saved by ``bench/quality_ml1m.py --validation-only --save-model DIR`` without a prior.
 Validation sampled HR@10 is the mean over ``--seeds`` negative draws. Skips cleanly when
 ../shared/data is absent.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ml1m_missing  # noqa: E402
 from item_prior_grid import (  # noqa: E402
     analysis_parser,

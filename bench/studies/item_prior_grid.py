@@ -11,7 +11,7 @@ the user's whole training history (``full``, what the library does) or of its la
 grid is over the ``item_prior_kind="low_rank"`` prior instead
 (:func:`~seqrec_trainer.model.item_prior.low_rank_ridge` with those ranks, seed 0).
 
-Run: ``python bench/item_prior_grid.py MODEL_DIR [MODEL_DIR ...] [--ranks 128,256]
+Run: ``python bench/studies/item_prior_grid.py MODEL_DIR [MODEL_DIR ...] [--ranks 128,256]
 [--json OUT]`` on models
 saved by ``bench/quality_ml1m.py --validation-only --save-model DIR``. Prints one line per
 (lambda, history, gamma) with the mean over models of the validation-item full-ranking
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blend_analysis import FixedScores  # noqa: E402
 from common import ML1M, ml1m_missing  # noqa: E402
 

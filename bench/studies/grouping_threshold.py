@@ -6,7 +6,7 @@ pools of 1 %, 20 %, 40 % and 100 % of the row count (sparse ints and strings), t
 ``factorize`` with the shipped rule, with the table only (rule off), and ``np.unique``; and
 the first chunk's share of new ids that the rule looks at. One process, one run each.
 
-Run: ``python bench/grouping_threshold.py [--rows N]``. Prints only.
+Run: ``python bench/studies/grouping_threshold.py [--rows N]``. Prints only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from seqrec_runtime import hashing
 from seqrec_runtime.sequences import factorize
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import timed  # noqa: E402
 
 
