@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Preferred opset: 23 exports SDPA as the fused ONNX ``Attention`` op (measured ~1.4x
-#: faster batch scoring in onnxruntime 1.32 on 2 CPU cores). Fallback when the installed
-#: onnxruntime cannot run it.
+#: Preferred opset: 23 exports SDPA as the fused ONNX ``Attention`` op, which onnxruntime
+#: runs faster than the unfused graph. Fallback when the installed onnxruntime cannot run it.
 PREFERRED_OPSET = 23
 FALLBACK_OPSET = 18
 DEFAULT_TOP_K = 100

@@ -19,8 +19,8 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: a key's slot = top bi
 _HASH_BLOCK_ROWS = 1 << 14  # rows hashed together: their code points stay in cache
 _GROUP_CHUNK_ROWS = 1 << 18  # rows looked up together; misses become new keys
 #: More new keys than this share of the first chunk's rows: (nearly) all ids distinct, and
-#: one sort of all rows beats growing the table (measured at 5M rows: at 40 % distinct ids
-#: the first chunk is 94 % new keys and the table is still faster)
+#: one sort of all rows beats growing the table (``bench/studies/grouping_threshold.py``
+#: places the threshold)
 _SORT_ABOVE_NEW_SHARE = 0.97
 _VERIFY_ROWS = 1 << 20
 #: Probing work allowed per key inserted or looked up (random keys need about 1.5-2.5 at

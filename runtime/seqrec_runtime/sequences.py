@@ -157,7 +157,7 @@ def sort_order(user_codes: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
     """Stable order by (user, timestamp); ties keep input order.
 
     When codes and integer timestamps fit together in 62 bits, one stable argsort of a
-    packed key replaces the two-key ``lexsort`` (same order, ~2.5x faster at 10M rows).
+    packed key replaces the two-key ``lexsort`` (same order, one sort instead of two).
     The key is built in place, with one row-sized temporary at most.
     """
     if timestamps.dtype.kind == "i" and len(timestamps):

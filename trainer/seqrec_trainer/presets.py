@@ -7,10 +7,9 @@ blocks, dropout 0.1, AdamW with weight decay 0.1, every interaction of long hist
 blocks where the hardware computes bfloat16 natively and float32 elsewhere
 (``precision="auto"``), checkpoint by validation NDCG@10, and an item-item
 co-occurrence prior (EASE, weight 5, lambda 1000) added to the logits from the user's whole
-history. Each change from the previous recipe was chosen on the validation item in
-BENCHMARKS.md's tuning tables (the prior by validation sampled HR@10 under a full-ranking
-NDCG@10 constraint; docs/tuning-history.md); the numbers are reproduced by
-``make bench-quality``.
+history. Each change from the previous recipe was chosen on the validation item
+(docs/tuning-history.md; the prior by validation sampled HR@10 under a full-ranking
+NDCG@10 constraint); the numbers are reproduced by ``make bench-quality``.
 
 ``"sasrec-paper"``: the original paper's BCE configuration, kept as a baseline.
 """

@@ -6,7 +6,7 @@ bandwidth on a CPU. :class:`ChunkedSoftmaxCrossEntropy` computes the same loss a
 gradients row chunk by row chunk so each chunk's logits stay in cache, and recomputes them in
 the backward pass instead of storing them (an extra matmul is cheaper than the traffic).
 Measured side by side on ML-1M shapes in ``bench/train_throughput.py`` (BENCHMARKS.md,
-"Kernels seqrec replaces").
+"Training speed").
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 bfloat16 autocast only pays where the hardware computes in bfloat16: CUDA GPUs that
 support it, and CPUs with AVX512-BF16 or AMX instructions. Elsewhere oneDNN/ATen emulate
-it, and a training step gets several times *slower* than float32 (measured 5.3x on an
-AVX2-only AMD EPYC, see BENCHMARKS.md). ``"auto"`` therefore picks bf16 only where it is
+it, and a training step gets several times *slower* than float32 (``bench/preset_step.py``
+measures it on the machine at hand). ``"auto"`` therefore picks bf16 only where it is
 native, and an explicit ``"bf16"`` on other hardware trains as asked but warns.
 """
 

@@ -4,7 +4,7 @@
 mask; both are slow paths. :class:`FastDropout` draws 64 random bits per 4 elements, compares
 16-bit slices against a threshold and multiplies by a float mask, with the same expectation
 (the drop rate lies on a 1/65536 grid and the scale uses the exact kept share). Measured
-side by side in ``bench/train_throughput.py`` (BENCHMARKS.md, "Kernels seqrec replaces").
+side by side in ``bench/train_throughput.py`` (BENCHMARKS.md, "Training speed").
 On non-CPU devices it is ``F.dropout``.
 """
 
