@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * node recommend.js ARTIFACT_DIR ROWS.json [--top-k 5] [--exclude-seen] [--scores] [--batch-size N]
+ * node recommend.js ARTIFACT_DIR ROWS.json [--top-k 5] [--include-seen] [--scores] [--batch-size N]
  *
  * ROWS.json: {"USER_ID": [...], "ITEM_ID": [...], "TIMESTAMP": [...]} (column -> array;
  * other columns are ignored), or an object holding that under "interactions" (such as
@@ -17,10 +17,10 @@ const fs = require('node:fs');
 const json = require('./lib/json');
 
 const USAGE =
-  'usage: node recommend.js ARTIFACT_DIR ROWS.json [--top-k N] [--exclude-seen] [--scores] [--batch-size N]';
+  'usage: node recommend.js ARTIFACT_DIR ROWS.json [--top-k N] [--include-seen] [--scores] [--batch-size N]';
 
 function parseArgs(argv) {
-  const opts = { topK: 10, excludeSeen: false, scores: false, batchSize: 256 };
+  const opts = { topK: 10, excludeSeen: true, scores: false, batchSize: 256 };
   const positional = [];
   const intArg = (name, value) => {
     if (value === undefined || !/^[0-9]+$/.test(value)) throw new UsageError(`${name} needs a positive integer, got ${value}`);
@@ -32,7 +32,8 @@ function parseArgs(argv) {
     const value = () => (inline !== undefined ? inline : argv[++i]);
     if (flag === '--top-k') opts.topK = intArg('--top-k', value());
     else if (flag === '--batch-size') opts.batchSize = intArg('--batch-size', value());
-    else if (flag === '--exclude-seen') opts.excludeSeen = true;
+    else if (flag === '--include-seen') opts.excludeSeen = false;
+    else if (flag === '--exclude-seen') opts.excludeSeen = true; // the default; kept for old scripts
     else if (flag === '--scores') opts.scores = true;
     else if (flag === '-h' || flag === '--help') opts.help = true;
     else if (flag.startsWith('--')) throw new UsageError(`unknown option ${flag}`);

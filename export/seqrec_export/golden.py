@@ -71,10 +71,10 @@ def write_golden(artifact_dir: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         users, scores = recommender.score_items(table, return_user_ids=True)
-        top = recommender.recommend(table, top_k=TOP_K)
+        top = recommender.recommend(table, top_k=TOP_K, exclude_seen=False)
         top_unseen = recommender.recommend(table, top_k=TOP_K, exclude_seen=True)
         sampled = recommender.recommend(table, top_k=TOP_K, sampling_temperature=1.0,
-                                        random_state=3)
+                                        exclude_seen=False, random_state=3)
     expected = {
         "about": "Expected outputs of the golden artifact, computed with the torch trainer "
                  "(python -m seqrec_export.golden). Runtimes must reproduce them.",

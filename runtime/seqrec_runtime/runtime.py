@@ -84,9 +84,8 @@ class SeqrecRuntime:
         available or not used.
     batch_size
         Users per model call in :meth:`score_items` and :meth:`recommend`. Each chunk is
-        trimmed to its longest history, so smaller chunks waste less padding; 64 measured
-        fastest for ML-1M-shaped data on 2 cores (3.2k vs 2.5k users/s at 256, see
-        BENCHMARKS.md). Results do not depend on it.
+        trimmed to its longest history, so smaller chunks waste less padding
+        (``bench/inference.py`` compares chunk sizes). Results do not depend on it.
 
     Attributes
     ----------
@@ -171,7 +170,7 @@ class SeqrecRuntime:
         interactions: Any,
         top_k: int = 10,
         sampling_temperature: float = 0.0,
-        exclude_seen: bool = False,
+        exclude_seen: bool = True,
         random_state: Any = None,
         return_user_ids: bool = False,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -189,7 +188,8 @@ class SeqrecRuntime:
             distinct items from ``softmax(scores / temperature)`` (Gumbel-top-k).
         exclude_seen
             Never recommend an item anywhere in the user's given history (not only the
-            last ``max_len``).
+            last ``max_len``). Default True (a movie or product catalogue); pass False for
+            a re-consumption catalogue (music, groceries) where seen items are expected.
         random_state
             None, an int >= 0 or a ``numpy.random.Generator``; noise is drawn row-major
             over users in output order, so results do not depend on ``batch_size``.
@@ -245,7 +245,7 @@ class SeqrecRuntime:
         item_ids: Any,
         top_k: int = 10,
         sampling_temperature: float = 0.0,
-        exclude_seen: bool = False,
+        exclude_seen: bool = True,
         random_state: Any = None,
     ) -> np.ndarray:
         """Recommend for ONE user from their ordered history (low-latency path).

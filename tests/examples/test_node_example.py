@@ -156,8 +156,8 @@ def test_node_unit_tests(node_ready):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize("key, flags", [("recommend", []),
-                                        ("recommend_exclude_seen", ["--exclude-seen"])])
+@pytest.mark.parametrize("key, flags", [("recommend", ["--include-seen"]),
+                                        ("recommend_exclude_seen", [])])
 def test_node_matches_golden_and_python(node_ready, expected, python_runtime, key, flags):
     top_k = expected["top_k"]
     out = run_cli(GOLDEN, EXPECTED, "--top-k", str(top_k), *flags)
@@ -166,7 +166,7 @@ def test_node_matches_golden_and_python(node_ready, expected, python_runtime, ke
     reference = expected["scores"]
     assert_rankings_close(item_ids, reference, out["recommend"], expected[key], 2 * ATOL)
     user_ids, recs = _quiet(python_runtime.recommend, expected["interactions"], top_k=top_k,
-                            exclude_seen=bool(flags), return_user_ids=True)
+                            exclude_seen="--include-seen" not in flags, return_user_ids=True)
     assert user_ids.tolist() == out["user_ids"]
     assert_rankings_close(item_ids, reference, out["recommend"], recs.tolist(), 2 * ATOL)
 
@@ -177,13 +177,13 @@ def test_node_scores_match_golden(node_ready, expected):
                                rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("flags", [[], ["--exclude-seen"]])
+@pytest.mark.parametrize("flags", [[], ["--include-seen"]])
 def test_node_top_k_beyond_graph_k(node_ready, expected, python_runtime, flags):
     """top_k > graphs.topk.k: the scores graph + the JavaScript sort (ties: lower column)."""
     top_k = python_runtime.manifest["graphs"]["topk"]["k"] + 5
     out = run_cli(GOLDEN, EXPECTED, "--top-k", str(top_k), *flags)
     recs = _quiet(python_runtime.recommend, expected["interactions"], top_k=top_k,
-                  exclude_seen=bool(flags))
+                  exclude_seen="--include-seen" not in flags)
     assert_rankings_close(python_runtime.item_ids_.tolist(), expected["scores"],
                           out["recommend"], recs.tolist(), 2 * ATOL)
     # Cold user (no known item): exactly the fallback order, ties by lower column.
@@ -258,8 +258,8 @@ def prior_artifact(tmp_path_factory, request):
     return root / "artifact", rows, data
 
 
-@pytest.mark.parametrize("top_k, flags", [(5, []), (5, ["--exclude-seen"]), (12, []),
-                                          (12, ["--exclude-seen"])])
+@pytest.mark.parametrize("top_k, flags", [(5, []), (5, ["--include-seen"]), (12, []),
+                                          (12, ["--include-seen"])])
 def test_node_serves_an_item_prior_artifact_like_python(node_ready, prior_artifact, top_k, flags):
     artifact, rows, data = prior_artifact
     assert json.loads((artifact / "manifest.json").read_text())["format_version"] == 2
@@ -268,7 +268,7 @@ def test_node_serves_an_item_prior_artifact_like_python(node_ready, prior_artifa
     out = run_cli(artifact, rows, "--top-k", str(top_k), "--scores", *flags)
     assert out["user_ids"] == users.tolist()
     np.testing.assert_allclose(np.asarray(out["scores"]), scores, rtol=0, atol=ATOL)
-    recs = runtime.recommend(data, top_k=top_k, exclude_seen=bool(flags))
+    recs = runtime.recommend(data, top_k=top_k, exclude_seen="--include-seen" not in flags)
     assert_rankings_close(runtime.item_ids_.tolist(), scores, out["recommend"], recs.tolist(),
                           2 * ATOL)
 
@@ -330,8 +330,9 @@ def test_node_matches_python_on_random_rows(node_ready, python_runtime, tmp_path
     assert out["user_ids"] == user_ids.tolist()  # numpy's order: by code point
     np.testing.assert_allclose(np.asarray(out["scores"]), scores, rtol=0, atol=1e-5)
     for top_k in (5, 15):
-        for flags in ([], ["--exclude-seen"]):
+        for flags in ([], ["--include-seen"]):
             out = run_cli(GOLDEN, rows_file, "--top-k", str(top_k), "--batch-size", "7", *flags)
-            recs = _quiet(python_runtime.recommend, rows, top_k=top_k, exclude_seen=bool(flags))
+            recs = _quiet(python_runtime.recommend, rows, top_k=top_k,
+                          exclude_seen="--include-seen" not in flags)
             assert_rankings_close(item_ids.tolist(), scores, out["recommend"], recs.tolist(),
                                   1e-5)

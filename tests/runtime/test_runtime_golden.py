@@ -141,7 +141,7 @@ def test_golden_matches_trainer_sampling(golden, expected):
     spec = expected["recommend_sampled"]
     temperature, seed = spec["sampling_temperature"], spec["random_state"]
     recs = _quiet(golden.recommend, expected["interactions"], top_k=expected["top_k"],
-                  sampling_temperature=temperature, random_state=seed)
+                  sampling_temperature=temperature, exclude_seen=False, random_state=seed)
     # Same noise as the runtime and trainer draw (row-major, one stream): compare the
     # perturbed logits of the items at each rank.
     reference = np.asarray(expected["scores"], dtype=np.float64)

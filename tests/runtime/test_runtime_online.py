@@ -54,7 +54,8 @@ def test_online_skips_unknown_and_keeps_last_max_len(rt):
     clean = ids[:rt.max_len]
     noisy = ids[20:26] + [-1] + clean[:3] + [-2, -3] + clean[3:]
     np.testing.assert_array_equal(
-        rt.recommend_online(noisy, top_k=8), rt.recommend_online(clean, top_k=8)
+        rt.recommend_online(noisy, top_k=8, exclude_seen=False),
+        rt.recommend_online(clean, top_k=8, exclude_seen=False),
     )
 
 
@@ -85,7 +86,8 @@ def test_online_cold_sampling_is_reproducible(rt):
 
 def test_online_clipping_warnings(rt):
     with pytest.warns(UserWarning, match="top_k=50"):
-        assert rt.recommend_online([rt.item_ids_[0]], top_k=50).shape == (rt.n_items,)
+        recs = rt.recommend_online([rt.item_ids_[0]], top_k=50, exclude_seen=False)
+        assert recs.shape == (rt.n_items,)
     with pytest.warns(UserWarning, match="37 candidate"):
         recs = rt.recommend_online(list(rt.item_ids_[:3]), top_k=39, exclude_seen=True)
     assert recs.shape == (37,)
@@ -127,3 +129,13 @@ def test_online_masked_entries_are_missing_values(rt, dtype):
     history = np.ma.array(np.asarray(rt.item_ids_[:3], dtype=dtype), mask=[False, True, False])
     with pytest.raises(MissingValueError, match="masked"):
         rt.recommend_online(history, exclude_seen=True)
+
+
+def test_online_excludes_the_history_by_default(rt):
+    history = list(rt.item_ids_[[11, 6, 98 % rt.n_items]])
+    default = rt.recommend_online(history, top_k=rt.n_items - 3)
+    assert not set(default.tolist()) & set(history)
+    np.testing.assert_array_equal(default, rt.recommend_online(history, top_k=rt.n_items - 3,
+                                                               exclude_seen=True))
+    assert set(rt.recommend_online(history, top_k=rt.n_items, exclude_seen=False).tolist()) >= \
+        set(history)

@@ -38,7 +38,7 @@ def _seen(rt, interactions, user_ids):
 @pytest.mark.parametrize("top_k", [1, 5, TOPK_K, TOPK_K + 1, 40])
 def test_deterministic_equals_argsort_of_scores(rt, warm_interactions, top_k):
     scores = rt.score_items(warm_interactions)
-    recs = rt.recommend(warm_interactions, top_k=top_k)
+    recs = rt.recommend(warm_interactions, top_k=top_k, exclude_seen=False)
     assert recs.shape == (len(scores), top_k) and recs.dtype == rt.item_ids_.dtype
     np.testing.assert_array_equal(recs, _argsort_ids(rt, scores, top_k))
 
@@ -63,7 +63,7 @@ def test_ties_break_by_lower_column(rt):
     # columns 3 and 7 share an embedding: with any history they tie, 3 must come first
     data = {"USER_ID": [1], "ITEM_ID": [rt.item_ids_[3]], "TIMESTAMP": [0]}
     for top_k in (TOPK_K, rt.n_items):  # top-k graph and numpy paths
-        recs = list(rt.recommend(data, top_k=top_k)[0])
+        recs = list(rt.recommend(data, top_k=top_k, exclude_seen=False)[0])
         assert recs.index(rt.item_ids_[3]) + 1 == recs.index(rt.item_ids_[7])
 
 
@@ -106,7 +106,7 @@ def test_exclude_seen_with_nothing_left(rt):
 
 def test_top_k_larger_than_n_items_is_clipped(rt, warm_interactions):
     with pytest.warns(UserWarning, match="top_k=100"):
-        recs = rt.recommend(warm_interactions, top_k=100)
+        recs = rt.recommend(warm_interactions, top_k=100, exclude_seen=False)
     assert recs.shape[1] == rt.n_items
 
 
@@ -135,7 +135,8 @@ def test_sampling_matches_rank_over_all_rows(rt, interactions, top_k):
         ranking.rank(scores, top_k, 0.7, ranking.make_rng(11))
     ]
     with pytest.warns(ColdUserWarning):
-        recs = rt.recommend(interactions, top_k=top_k, sampling_temperature=0.7, random_state=11)
+        recs = rt.recommend(interactions, top_k=top_k, sampling_temperature=0.7, random_state=11,
+                            exclude_seen=False)
     np.testing.assert_array_equal(recs, expected)
 
 
@@ -182,12 +183,12 @@ def test_subnormal_temperature_ranks_by_score_not_by_column(rt, temperature):
     # scores / temperature overflowed to +-inf: every positive item tied and came out in
     # column order
     data = {"USER_ID": [1, 1], "ITEM_ID": list(rt.item_ids_[10:12]), "TIMESTAMP": [0, 1]}
-    deterministic = rt.recommend(data, top_k=rt.n_items)
+    deterministic = rt.recommend(data, top_k=rt.n_items, exclude_seen=False)
     scores = rt.score_items(data)[0]
     column = {item: j for j, item in enumerate(rt.item_ids_.tolist())}
     for seed in range(3):
         sampled = rt.recommend(data, top_k=rt.n_items, sampling_temperature=temperature,
-                               random_state=seed)
+                               random_state=seed, exclude_seen=False)
         ranked = scores[[column[i] for i in sampled[0].tolist()]]
         assert (np.diff(ranked) <= 0).all()  # non-increasing scores, as at temperature 0
         assert set(sampled[0].tolist()) == set(deterministic[0].tolist())
@@ -265,3 +266,14 @@ def test_many_string_ids_take_the_hash_path_with_the_same_results(fake_string_ar
     np.testing.assert_array_equal(users, plain_users)
     np.testing.assert_array_equal(scores, plain_scores)
     np.testing.assert_array_equal(recs, rt.recommend(data, top_k=7, exclude_seen=True))
+
+
+def test_recommend_excludes_seen_items_by_default(rt, warm_interactions):
+    default = rt.recommend(warm_interactions, top_k=5)
+    np.testing.assert_array_equal(
+        default, rt.recommend(warm_interactions, top_k=5, exclude_seen=True))
+    users = np.asarray(warm_interactions["USER_ID"])
+    items = np.asarray(warm_interactions["ITEM_ID"])
+    user_ids, recs = rt.recommend(warm_interactions, top_k=5, return_user_ids=True)
+    for user, row in zip(user_ids, recs, strict=True):
+        assert not set(row.tolist()) & set(items[users == user].tolist())

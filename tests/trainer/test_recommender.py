@@ -271,15 +271,15 @@ def test_item_subset_restricts_columns_and_recommendations(
     np.testing.assert_array_equal(trained_recommender.item_ids_, np.arange(1, N_CATALOGUE + 1))
     subset_recommender.scorer.set_item_subset([3, 5, 12, 31])
     np.testing.assert_array_equal(subset_scores, full[:, [2, 4, 11, 30]])
-    recs = subset_recommender.recommend(data, top_k=3)
+    recs = subset_recommender.recommend(data, top_k=3, exclude_seen=False)
     assert set(np.unique(recs)) <= {3, 5, 12, 31}
     expected = np.array([3, 5, 12, 31])[np.argsort(-subset_scores, axis=1, kind="stable")[:, :3]]
     np.testing.assert_array_equal(recs, expected)
     sampled = subset_recommender.recommend(data, top_k=4, sampling_temperature=2.0,
-                                           random_state=0)
+                                           random_state=0, exclude_seen=False)
     assert all(sorted(row) == [3, 5, 12, 31] for row in sampled.tolist())
     with pytest.warns(UserWarning, match="top_k"):
-        assert subset_recommender.recommend(data, top_k=10).shape == (29, 4)
+        assert subset_recommender.recommend(data, top_k=10, exclude_seen=False).shape == (29, 4)
 
 
 def test_item_subset_with_exclude_seen(subset_recommender, synthetic_table):
@@ -317,13 +317,13 @@ def test_deterministic_recommend_is_the_stable_argsort(trained_recommender, some
     with pytest.warns(ColdUserWarning):
         scores = trained_recommender.score_items(some_users)
         user_ids, recs = trained_recommender.recommend(some_users, top_k=N_CATALOGUE,
-                                                       return_user_ids=True)
+                                                       return_user_ids=True, exclude_seen=False)
     expected = np.argsort(-scores, axis=1, kind="stable")  # ties: lower column first
     np.testing.assert_array_equal(recs, trained_recommender.item_ids_[expected])
     assert user_ids.tolist() == sorted(set(some_users["USER_ID"].tolist()))
     assert recs[-1, -2:].tolist() == [31, 32]  # tied zero-popularity items, lower id first
     with pytest.warns(ColdUserWarning):
-        top10 = trained_recommender.recommend(some_users, top_k=10)
+        top10 = trained_recommender.recommend(some_users, top_k=10, exclude_seen=False)
     np.testing.assert_array_equal(top10, recs[:, :10])
     assert top10.dtype == trained_recommender.item_ids_.dtype
 
@@ -365,9 +365,11 @@ def test_exclude_seen_uses_the_whole_history(trained_recommender, synthetic_tabl
         assert len(set(row)) == 5
         old_items_hit += bool(set(histories[user][:-MAX_LEN]))
     assert old_items_hit  # some excluded items lie beyond the max_len window
-    plain = trained_recommender.recommend(data, top_k=5)
+    plain = trained_recommender.recommend(data, top_k=5, exclude_seen=False)
     assert any(set(row) & set(histories[u]) for u, row in zip(user_ids, plain.tolist(),
                                                                strict=True))
+    if temperature == 0.0:  # the default is exclude_seen=True
+        np.testing.assert_array_equal(trained_recommender.recommend(data, top_k=5), recs)
 
 
 def test_exclude_seen_clips_top_k_to_the_candidates_left(trained_recommender):
@@ -406,7 +408,7 @@ def test_recommend_argument_errors(trained_recommender, synthetic_table, kwargs,
 def test_top_k_larger_than_catalogue_is_clipped(trained_recommender, synthetic_table):
     data = _subset(synthetic_table, [1, 2])
     with pytest.warns(UserWarning, match="top_k"):
-        recs = trained_recommender.recommend(data, top_k=1000)
+        recs = trained_recommender.recommend(data, top_k=1000, exclude_seen=False)
     assert recs.shape == (2, N_CATALOGUE)
     assert all(sorted(row) == list(range(1, N_CATALOGUE + 1)) for row in recs.tolist())
 

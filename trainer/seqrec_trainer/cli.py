@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,15 +143,27 @@ def _run_refit_prior(args: argparse.Namespace) -> int:
 
 
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact")
+    p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact",
+                       description="Write USER_ID,RANK,ITEM_ID,SCORE rows (CSV): each user's "
+                       "top-k items, best first, with the model's score of each.")
     p.add_argument("model", help="saved model directory or exported artifact directory")
     p.add_argument("--interactions", required=True,
                    help=f"CSV/Parquet of users' histories{_FORMATS}")
-    p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--exclude-seen", action="store_true")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--output", help="CSV to write (default: stdout)")
+    p.add_argument("--top-k", type=int, default=10, help="items per user (default: 10)")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="0 = deterministic top-k; > 0 samples items from softmax(scores / T) "
+                   "(default: 0)")
+    seen = p.add_mutually_exclusive_group()
+    seen.add_argument("--include-seen", dest="exclude_seen", action="store_false",
+                      help="also recommend items already in the user's history (for "
+                      "re-consumption catalogues: music, groceries); by default they are "
+                      "left out")
+    seen.add_argument("--exclude-seen", dest="exclude_seen", action="store_true",
+                      help="leave out items already in the user's history (the default)")
+    p.set_defaults(exclude_seen=True)
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed of the sampling (default: none, a fresh draw)")
+    p.add_argument("--output", help="CSV file to write (default: standard output)")
 
 
 def load_any(path: str | Path):
@@ -169,20 +182,34 @@ def _run_recommend(args: argparse.Namespace) -> int:
     from .data.datasets import read_table
 
     model = load_any(args.model)
+    table = read_table(args.interactions, interaction_formats=True)
     users, recs = model.recommend(
-        read_table(args.interactions, interaction_formats=True), top_k=args.top_k,
-        sampling_temperature=args.temperature, exclude_seen=args.exclude_seen,
-        random_state=args.seed, return_user_ids=True,
+        table, top_k=args.top_k, sampling_temperature=args.temperature,
+        exclude_seen=args.exclude_seen, random_state=args.seed, return_user_ids=True,
     )
-    lines = ["USER_ID,RANK,ITEM_ID"]
-    for user, row in zip(users, recs, strict=True):
-        lines.extend(f"{user},{r + 1},{item}" for r, item in enumerate(row))
+    scores = _recommended_scores(model, table, recs)
+    lines = ["USER_ID,RANK,ITEM_ID,SCORE"]
+    for user, row, row_scores in zip(users, recs, scores, strict=True):
+        lines.extend(f"{user},{r + 1},{item},{score:.6g}"
+                     for r, (item, score) in enumerate(zip(row, row_scores, strict=True)))
     text = "\n".join(lines) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _recommended_scores(model: Any, table: Any, recs: np.ndarray) -> np.ndarray:
+    """The model's score of each recommended item (rows and order of ``recs``)."""
+    import warnings
+
+    with warnings.catch_warnings():  # recommend already warned (cold users...)
+        warnings.simplefilter("ignore")
+        scores = model.score_items(table)
+    columns = {item: j for j, item in enumerate(model.item_ids_.tolist())}
+    index = np.vectorize(columns.__getitem__, otypes=[np.int64])(recs) if recs.size else recs
+    return np.take_along_axis(scores, index.astype(np.int64), axis=1)
 
 
 def build_parser() -> argparse.ArgumentParser:

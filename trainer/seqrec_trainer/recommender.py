@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -72,8 +73,9 @@ def _check_regression_target(
     if OUTCOME not in interactions:
         raise SchemaError(
             f"{name} regresses OUTCOME but interactions_ds has no OUTCOME column, so it would "
-            "learn the constant 1.0; add OUTCOME (e.g. the rating) or use "
-            "SASRecClassifierEstimator for implicit feedback"
+            "learn the constant 1.0; add OUTCOME (e.g. the rating; a MovieLens file's rating "
+            "is the column RATING: map it with a client schema entry {name: OUTCOME, source: "
+            "RATING, type: float}) or use SASRecClassifierEstimator for implicit feedback"
         )
     if valid is not None and OUTCOME not in valid:
         raise SchemaError(
@@ -264,7 +266,7 @@ class SequentialRecommender:
         interactions: Any,
         top_k: int = 10,
         sampling_temperature: float = 0.0,
-        exclude_seen: bool = False,
+        exclude_seen: bool = True,
         random_state: Any = None,
         return_user_ids: bool = False,
     ):
@@ -280,7 +282,8 @@ class SequentialRecommender:
             0 = deterministic top-k (ties: lower column first). > 0 = sampling without
             replacement from ``softmax(scores / T)`` (Gumbel-top-k).
         exclude_seen
-            Never recommend an item present anywhere in the user's given history.
+            Never recommend an item present anywhere in the user's given history. Default
+            True; pass False for a re-consumption catalogue (music, groceries).
         random_state
             None, int seed or ``numpy.random.Generator`` for sampling.
         return_user_ids
@@ -309,12 +312,25 @@ class SequentialRecommender:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Save to directory ``path`` (JSON config + vocabulary, state-dict weights)."""
+        """Save to directory ``path`` (JSON config + vocabulary, state-dict weights).
+
+        The training curve goes beside them (``training_curve.csv`` and ``.png``: loss and
+        validation metrics per epoch); where is printed when the estimator's ``verbose``
+        shows progress (see :mod:`.training_log`), else logged.
+        """
         from .persistence import save_recommender
+        from .training_log import CURVE_CSV, CURVE_PNG, resolve_verbosity
 
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("cannot save an untrained SequentialRecommender")
-        return save_recommender(self, path)
+        saved = save_recommender(self, path)
+        if (saved / CURVE_CSV).is_file():
+            note = f"training curve: {saved / CURVE_CSV} and {saved / CURVE_PNG}"
+            if resolve_verbosity(getattr(self.scorer.estimator, "verbose", None)) > 0:
+                print(note, file=sys.stderr)
+            else:
+                logger.info(note)
+        return saved
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> SequentialRecommender:

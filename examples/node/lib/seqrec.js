@@ -192,11 +192,12 @@ class SeqrecModel {
    * Recommend `topK` items per user (deterministic; ties by the lower column first).
    * @param {object} interactions {USER_ID: [...], ITEM_ID: [...], TIMESTAMP: [...]}
    * @param {{topK?: number, excludeSeen?: boolean}} [options]
-   *   excludeSeen: never recommend an item of the user's whole given history.
+   *   excludeSeen (default true): never recommend an item of the user's whole given history;
+   *   false for a re-consumption catalogue (music, groceries).
    * @returns {Promise<{userIds: Array<bigint|string>, items: Array<Array<bigint|string>>,
    *   columns: number[][], warnings: string[]}>} rows in ascending USER_ID order, best first.
    */
-  async recommend(interactions, { topK = 10, excludeSeen = false } = {}) {
+  async recommend(interactions, { topK = 10, excludeSeen = true } = {}) {
     if (typeof excludeSeen !== 'boolean') throw new InputError(`excludeSeen must be true or false, got ${excludeSeen}`);
     const warnings = [];
     const h = this._histories(interactions, warnings);
