@@ -1,12 +1,12 @@
 """seqrec trainer: SASRec sequential recommendation in PyTorch, scikit-rec style API."""
 
+from seqrec_runtime import __version__
+
 from .data import InteractionsDataset, ItemsDataset
 from .errors import DeviceFallbackWarning, NotFittedError, SeqrecError, SlowPrecisionWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .recommender import SequentialRecommender
 from .scorer import SequentialScorer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DeviceFallbackWarning",
