@@ -22,6 +22,7 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .histories import ColdUserWarning
+from .holder import LoadedModel, ModelHolder, NoModelError, artifact_sha256
 from .providers import ProviderWarning
 from .runtime import SeqrecRuntime, load
 
@@ -33,7 +34,10 @@ __all__ = [
     "IdTypeError",
     "InvalidParameterError",
     "InvalidParameterTypeError",
+    "LoadedModel",
     "MissingValueError",
+    "ModelHolder",
+    "NoModelError",
     "ProviderError",
     "ProviderWarning",
     "SchemaError",
@@ -42,5 +46,6 @@ __all__ = [
     "TimestampTypeError",
     "UnsupportedFormatError",
     "__version__",
+    "artifact_sha256",
     "load",
 ]
