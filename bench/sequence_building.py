@@ -68,7 +68,7 @@ STEP_NAMES = {
     "<method 'cumsum' of 'numpy.ndarray' objects>": "cumsum (np.unique inverse)",
     "_unique1d": "np.unique's own indexing",
     "prepare": "prepare's own indexing",
-    "_normalize_object_ids": "Python loop over object ids (table.normalize_ids)",
+    "_normalize_object_ids": "Python loop over object ids (ids.normalize_ids)",
     "<built-in method numpy._core._multiarray_umath._unique_hash>":
         "hash-based np.unique (vocabulary / user ids)",
     "<built-in method numpy.arange>": "np.arange",

@@ -107,11 +107,11 @@ def _hash_paths_everywhere():
     """Every size threshold at its minimum, so that hash-table grouping (in chunks of 3
     rows, never switching to sorting), the vocabulary's key table and pandas/pyarrow
     factorization run on tiny tables."""
-    from seqrec_runtime import hashing, sequences, table, vocabulary
+    from seqrec_runtime import coded_ids, hashing, sequences, vocabulary
 
     lowered = [(sequences, "HASH_MIN_ROWS", 1), (vocabulary, "HASH_MIN_ROWS", 1),
                (hashing, "_GROUP_CHUNK_ROWS", 3), (hashing, "_SORT_ABOVE_NEW_SHARE", 2.0),
-               (table, "_FACTORIZE_MIN_ROWS", 1)]
+               (coded_ids, "FACTORIZE_MIN_ROWS", 1)]
     saved = [(module, name, getattr(module, name)) for module, name, _ in lowered]
     for module, name, value in lowered:
         setattr(module, name, value)

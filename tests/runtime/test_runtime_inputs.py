@@ -116,7 +116,7 @@ def test_long_pandas_text_id_columns_are_factorized_to_the_same_ids(dtype):
     rng = np.random.default_rng(0)
     ids = np.array([f"user-{u}" for u in rng.integers(0, 700, 9_000)] + ["é雪\U0001F600", ""])
     series = pd.Series(ids, dtype=dtype)
-    assert len(series) >= table._FACTORIZE_MIN_ROWS
+    assert len(series) >= table.FACTORIZE_MIN_ROWS
     fast = table.coded_text_ids(series)
     assert fast is not None  # the fast path is taken
     for column in ("USER_ID", "ITEM_ID"):
