@@ -19,6 +19,7 @@ from seqrec_runtime.table import OUTCOME, TIMESTAMP
 
 from .data.datasets import InteractionsDataset, ItemsDataset
 from .data.training import prepare, vocabulary_and_index
+from .distributed import agreed_input_checks, is_main_process, share_prepared_data
 from .errors import InvalidParameterError, NotFittedError, SchemaError, TimestampTypeError
 from .scorer import SequentialScorer
 
@@ -171,11 +172,13 @@ class SequentialRecommender:
             )
             estimator.set_params(max_len=int(self.max_len))
         started = time.perf_counter()
-        vocabulary, item_index = vocabulary_and_index(interactions, items)
-        prepared = prepare(
-            interactions, valid, vocabulary, int(self.max_len),
-            getattr(estimator, "history_windows", "last"), item_index,
-        )
+        with agreed_input_checks():  # in a process group: all ranks raise if one rank's fails
+            vocabulary, item_index = vocabulary_and_index(interactions, items)
+            prepared = prepare(
+                interactions, valid, vocabulary, int(self.max_len),
+                getattr(estimator, "history_windows", "last"), item_index,
+            )
+        share_prepared_data(vocabulary, prepared)  # same vocabulary on every rank
         self.scorer.fit(prepared, vocabulary)
         _check_finite_weights(self.scorer, interactions)
         self.training_summary_ = {
@@ -323,6 +326,8 @@ class SequentialRecommender:
 
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("cannot save an untrained SequentialRecommender")
+        if not is_main_process():  # DDP: rank 0 writes, the other ranks' models are equal
+            return Path(path)
         saved = save_recommender(self, path)
         if (saved / CURVE_CSV).is_file():
             note = f"training curve: {saved / CURVE_CSV} and {saved / CURVE_PNG}"

@@ -384,12 +384,18 @@ class SASRecEstimatorBase(ParamsMixin):
         -------
         self
         """
-        self._check_params(valid is not None)
-        self._check_outcomes(
-            None if outcomes is None else np.asarray(outcomes)[np.asarray(sequences) != 0], valid
-        )
-        self._check_prior_size(int(n_items))
-        device = self._resolve_device()
+        from ..distributed import agreed_input_checks, rank_device
+        from ..distributed.sharding import layout_for_fit
+
+        with agreed_input_checks():  # in a process group: all ranks raise if one rank's fails
+            self._check_params(valid is not None)
+            self._check_outcomes(
+                None if outcomes is None else np.asarray(outcomes)[np.asarray(sequences) != 0],
+                valid,
+            )
+            self._check_prior_size(int(n_items))
+            device = rank_device(self._resolve_device())
+        layout = layout_for_fit(self, sequences, outcomes, int(n_items))  # None: one process
         precision = resolve_precision(self.precision, device)
         seed = self.random_state
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -401,7 +407,8 @@ class SASRecEstimatorBase(ParamsMixin):
             optimizer = _OPTIMIZERS[self.optimizer_name](
                 network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
             )
-            steps_per_epoch = -(-len(sequences) // self.batch_size)
+            n_windows = len(sequences) if layout is None else layout.n_windows
+            steps_per_epoch = -(-n_windows // self.batch_size)
             scheduler = self._scheduler(optimizer, steps_per_epoch)
             config = LoopConfig(
                 epochs=int(self.epochs),
@@ -417,6 +424,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=autocast_dtype(precision),
                 pack_sequences=bool(self.pack_sequences),
+                layout=layout,
             )
             history, best_epoch = run_training(
                 network,

@@ -54,6 +54,8 @@ class LoopConfig:
     epoch_callbacks: tuple = ()
     autocast_dtype: torch.dtype | None = None
     pack_sequences: bool = False
+    #: ``distributed.ShardLayout`` inside a process group (DDP training), else ``None``.
+    layout: Any = None
 
 
 def trim_to_longest(batch: torch.Tensor) -> torch.Tensor:
@@ -200,21 +202,29 @@ def run_training(
         else None
     )
     n = seqs.shape[0]
+    shards = _distributed_steps(network, config, device)  # None in one process
+    config = config if shards is None else shards.config  # ranks > 0 report nothing
     tracker = BestTracker(config.monitor) if valid is not None else None
     history: list[dict[str, float]] = []
     progress = _progress_bar(config)
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         network.train()
-        order = torch.randperm(n, device=device, generator=generator)
+        if shards is None:
+            order = torch.randperm(n, device=device, generator=generator)
+            steps = (order[s : s + config.batch_size] for s in range(0, n, config.batch_size))
+        else:
+            steps = shards.epoch_batches(epoch)  # this rank's share of each global batch
         total, batches = 0.0, 0
-        for start in range(0, n, config.batch_size):
-            idx = order[start : start + config.batch_size]
+        for idx in steps:
             batch_outcomes = outcomes[idx] if outcomes is not None else None
-            loss = training_step_loss(
-                network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
-                config.autocast_dtype, config.pack_sequences,
-            )
+            if shards is not None:
+                loss = shards.step_loss(seqs[idx], batch_outcomes)
+            else:
+                loss = training_step_loss(
+                    network, seqs[idx], batch_outcomes, config.loss_fn, config.loss_kwargs,
+                    config.autocast_dtype, config.pack_sequences,
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.max_grad_norm:
@@ -224,14 +234,13 @@ def run_training(
                 scheduler.step()
             total += float(loss.detach())
             batches += 1
-        record = {"epoch": epoch, "loss": total / max(batches, 1)}
+        record = {"epoch": epoch, "loss": total / max(batches, 1) if shards is None
+                  else shards.epoch_loss(total, batches)}
         if valid is not None:
-            record.update(
-                validate(
-                    network, valid, config.loss_fn, config.loss_kwargs, device,
-                    config.batch_size * 4, config.compute_ranking_metrics,
-                )
-            )
+            args = (config.loss_fn, config.loss_kwargs, device, config.batch_size * 4,
+                    config.compute_ranking_metrics)
+            record.update(validate(network, valid, *args) if shards is None
+                          else shards.validate(validate, network, valid, *args))
         record["time_s"] = time.perf_counter() - started
         history.append(record)
         _report(progress, record, config.verbose)
@@ -253,6 +262,15 @@ def run_training(
     return history, restored
 
 
+
+
+def _distributed_steps(network: SASRecNetwork, config: LoopConfig, device: torch.device):
+    """The DDP step runner of a process group (``config.layout`` set), else ``None``."""
+    if config.layout is None:
+        return None
+    from ..distributed.steps import DistributedSteps
+
+    return DistributedSteps(network, config.layout, config, device, training_step_loss)
 def _progress_bar(config: LoopConfig):
     if config.verbose <= 0:
         return None
