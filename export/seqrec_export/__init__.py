@@ -1,8 +1,9 @@
 """seqrec export: a trained model -> self-describing, validated ONNX artifact."""
 
-from .api import export_onnx
+from .api import LARGE_ARTIFACT_BYTES, export_onnx
 from .errors import (
     ExportValidationError,
+    LargeArtifactWarning,
     OutputNamesMismatchError,
     ShapeMismatchError,
     ToleranceError,
@@ -10,7 +11,9 @@ from .errors import (
 )
 
 __all__ = [
+    "LARGE_ARTIFACT_BYTES",
     "ExportValidationError",
+    "LargeArtifactWarning",
     "OutputNamesMismatchError",
     "ShapeMismatchError",
     "ToleranceError",

@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from seqrec_trainer.io import (
 )
 
 from .config import DEFAULT_ATOL, DEFAULT_TOP_K, FALLBACK_OPSET, PREFERRED_OPSET, graph_specs
+from .errors import ExportValidationError, LargeArtifactWarning
 from .manifest import ARTIFACT_FORMAT, build_manifest
 from .onnx_graphs import choose_and_export
 from .validation import validate_export, validation_inputs
@@ -92,6 +94,52 @@ def _prior_description(estimator: Any, network: Any) -> dict[str, Any]:
     return description
 
 
+#: Artifacts above this size (256 MiB) get a :class:`LargeArtifactWarning` before they are
+#: written: serving loads the whole graph into memory (see docs/artifact.md).
+LARGE_ARTIFACT_BYTES = 256 * 2**20
+#: The full export validation report, written into the artifact (and listed in its files).
+VALIDATION_REPORT = "validation_report.json"
+
+
+def estimated_artifact_bytes(network: Any) -> int:
+    """Bytes of the network's weights and buffers: what the ONNX file(s) will hold (the
+    graph structure and the manifest add little)."""
+    tensors = [*network.parameters(), *network.buffers()]
+    return int(sum(t.numel() * t.element_size() for t in tensors))
+
+
+def _warn_if_large(network: Any, output_dir: Any) -> None:
+    size = estimated_artifact_bytes(network)
+    if size <= LARGE_ARTIFACT_BYTES:
+        return
+    prior = ""
+    matrix = getattr(network, "item_prior_matrix", None)
+    if matrix is not None:
+        prior = (f"; the EASE item prior's {matrix.shape[0]} x {matrix.shape[1]} matrix is "
+                 f"{matrix.numel() * 4 / 1e6:.0f} MB of it. item_prior_kind='low_rank' stores "
+                 "n_items x rank floats instead (seqrec refit-prior --item-prior-kind low_rank)")
+    warnings.warn(
+        f"the artifact {output_dir} will be about {size / 1e6:.0f} MB (more than "
+        f"{LARGE_ARTIFACT_BYTES / 2**20:.0f} MiB); serving loads it into memory{prior}",
+        LargeArtifactWarning, stacklevel=3,
+    )
+
+
+def _load_with_runtime(directory: Path) -> None:
+    """Load the written artifact with ``seqrec_runtime.load`` (the reader that serves it),
+    so an artifact the runtime would refuse is never swapped in."""
+    import seqrec_runtime
+    from seqrec_runtime.errors import SeqrecError
+
+    try:
+        seqrec_runtime.load(directory, providers=["CPUExecutionProvider"])
+    except SeqrecError as exc:
+        raise ExportValidationError(
+            f"seqrec_runtime {seqrec_runtime.__version__} cannot load the exported artifact: "
+            f"{exc}"
+        ) from exc
+
+
 def export_onnx(
     recommender_or_model_dir: Any,
     output_dir: str | Path,
@@ -129,12 +177,17 @@ def export_onnx(
     pathlib.Path
         ``output_dir``.
 
+    Warns
+    -----
+    LargeArtifactWarning
+        Before exporting, when the artifact will be larger than ``LARGE_ARTIFACT_BYTES``.
+
     Raises
     ------
     ExportValidationError
         (``OutputNamesMismatchError``, ``ShapeMismatchError``, ``ToleranceError``,
         ``TopKMismatchError``) when the exported graph does not match torch, or when
-        onnxruntime cannot load it.
+        onnxruntime or ``seqrec_runtime.load`` cannot load it.
     InvalidParameterError
         A bad ``top_k`` / ``atol`` / ``opset`` (also an ``opset`` the exporter cannot
         produce), or an ``output_dir`` that is a file, a non-empty directory that is not a
@@ -151,13 +204,16 @@ def export_onnx(
     k = max(1, min(int(top_k), n_items))
     item_prior = network.has_item_prior
     specs = graph_specs(n_items, k, item_prior)
+    _warn_if_large(network, output_dir)
     with atomic_directory(output_dir) as tmp:
         used_opset = choose_and_export(network, max_len, n_items, k, specs, tmp, opset)
         report = validate_export(
             network, tmp, specs, k, atol,
             validation_inputs(n_items, max_len, sequences=validation_sequences),
         )
-        hashes = {spec.file: sha256_file(tmp / spec.file) for spec in specs}
+        write_json(tmp / VALIDATION_REPORT, {"atol": float(atol), **report.full_report()})
+        hashes = {file: sha256_file(tmp / file)
+                  for file in sorted({spec.file for spec in specs} | {VALIDATION_REPORT})}
         training = {
             "estimator_class": type(estimator).__name__,
             "estimator_params": {k_: v for k_, v in estimator.get_params().items()
@@ -180,6 +236,7 @@ def export_onnx(
             item_prior=_prior_description(estimator, network) if item_prior else None,
         )
         write_json(tmp / "manifest.json", manifest)
+        _load_with_runtime(tmp)
     logger.info("exported %s (opset %d, max |diff| %.2e)", output_dir, used_opset,
                 report.max_abs_diff)
     return Path(output_dir)

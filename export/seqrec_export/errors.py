@@ -23,3 +23,7 @@ class ToleranceError(ExportValidationError):
 
 class TopKMismatchError(ExportValidationError):
     """The in-graph top-k returns other items than torch (beyond float ties)."""
+
+
+class LargeArtifactWarning(UserWarning):
+    """The artifact about to be written is larger than ``LARGE_ARTIFACT_BYTES``."""

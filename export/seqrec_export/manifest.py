@@ -1,4 +1,4 @@
-"""``manifest.json`` of an artifact (format versions 1 and 2, see docs/artifact.md)."""
+"""``manifest.json`` of an artifact (format versions 1 and 3, see docs/artifact.md)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+from seqrec_runtime.artifact import BASE_FORMAT_VERSION, FORMAT, PRIOR_FORMAT_VERSION
 
 from .config import GraphSpec
 
-ARTIFACT_FORMAT = "seqrec-onnx-artifact"
-ARTIFACT_FORMAT_VERSION = 1
-PRIOR_FORMAT_VERSION = 2
+#: The artifact format is defined by the runtime (:mod:`seqrec_runtime.artifact`), which
+#: reads it; the exporter writes what it reads.
+ARTIFACT_FORMAT = FORMAT
+ARTIFACT_FORMAT_VERSION = BASE_FORMAT_VERSION
 HISTORY_RULE = (
     "history_items (graphs of artifacts with an item prior): per user, the distinct model "
     "indices of every known item of the WHOLE history (not only the last max_len), in any "
@@ -39,7 +41,7 @@ def build_manifest(
     training: dict[str, Any],
     item_prior: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the manifest document (format version 2 only when there is an item prior,
+    """Assemble the manifest document (format version 3 only when there is an item prior,
     so artifacts without one stay readable by runtimes that know version 1 only)."""
     prior = None if item_prior is None else {
         **item_prior, "history_input": "history_items", "history_rule": HISTORY_RULE,

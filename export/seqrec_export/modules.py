@@ -51,3 +51,15 @@ class TopKWithHistoryGraph(TopKGraph):
     def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor,
                 history_items: torch.Tensor):
         return self.top_k(self.network(item_seq, history_items), exclude_items)
+
+
+class ScoresAndTopKGraph(TopKGraph):
+    """``(item_seq, exclude_items, history_items) -> (scores, top_scores, top_indices)``:
+    both graphs of an artifact with an item prior in one model, so the prior's matrix is
+    stored and loaded once."""
+
+    def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor,
+                history_items: torch.Tensor):
+        scores = self.network(item_seq, history_items)
+        top_scores, top_indices = self.top_k(scores, exclude_items)
+        return scores, top_scores, top_indices

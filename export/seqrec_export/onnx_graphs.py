@@ -12,8 +12,8 @@ import torch
 from seqrec_runtime.errors import InvalidParameterError
 from torch import nn
 
-from .config import FALLBACK_OPSET, PREFERRED_OPSET, GraphSpec
-from .modules import ScoresGraph, ScoresWithHistoryGraph, TopKGraph, TopKWithHistoryGraph
+from .config import FALLBACK_OPSET, PREFERRED_OPSET, GraphSpec, shared_spec
+from .modules import ScoresAndTopKGraph, ScoresGraph, TopKGraph
 
 logger = logging.getLogger("seqrec")
 
@@ -62,9 +62,11 @@ def strip_debug_metadata(path: Path) -> None:
 
 def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
                   specs: tuple[GraphSpec, GraphSpec], directory: Path, opset: int) -> None:
-    """Write ``model.onnx`` and ``model_topk.onnx`` into ``directory``.
+    """Write the graphs of ``specs`` into ``directory``.
 
-    A network with an item prior gets the ``history_items`` input in both graphs.
+    Without an item prior: ``model.onnx`` (scores) and ``model_topk.onnx`` (top-k). With
+    one: a single ``model.onnx`` taking ``history_items`` too and giving both graphs'
+    outputs (the prior's matrix would otherwise be stored, and loaded, twice).
     """
     batch, seq_len, n_exclude, n_history = _dims(max_len)
     rng = np.random.default_rng(0)
@@ -75,23 +77,19 @@ def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
     exclude_dims = {"exclude_items": {0: batch, 1: n_exclude}}
     scores_spec, topk_spec = specs
     if not getattr(network, "has_item_prior", False):
-        scores_module, topk_module = ScoresGraph(network), TopKGraph(network, k)
-        scores_args, topk_args = (example,), (example, exclude)
-        scores_dims, topk_dims = seq_dims, {**seq_dims, **exclude_dims}
-    else:
+        export_graph(ScoresGraph(network), (example,), scores_spec,
+                     directory / scores_spec.file, opset, seq_dims)
+        export_graph(TopKGraph(network, k), (example, exclude), topk_spec,
+                     directory / topk_spec.file, opset, {**seq_dims, **exclude_dims})
+    else:  # one model with both graphs' outputs: the prior's matrix is stored once
         history = torch.as_tensor(rng.integers(0, n_items + 1, size=(3, 5)))
         history_dims = {"history_items": {0: batch, 1: n_history}}
-        scores_module = ScoresWithHistoryGraph(network)
-        topk_module = TopKWithHistoryGraph(network, k)
-        scores_args, topk_args = (example, history), (example, exclude, history)
-        scores_dims = {**seq_dims, **history_dims}
-        topk_dims = {**seq_dims, **exclude_dims, **history_dims}
-    export_graph(scores_module, scores_args, scores_spec, directory / scores_spec.file,
-                 opset, scores_dims)
-    export_graph(topk_module, topk_args, topk_spec, directory / topk_spec.file, opset,
-                 topk_dims)
-    for spec in specs:
-        strip_debug_metadata(directory / spec.file)
+        spec = shared_spec(specs)
+        export_graph(ScoresAndTopKGraph(network, k), (example, exclude, history), spec,
+                     directory / spec.file, opset,
+                     {**seq_dims, **exclude_dims, **history_dims})
+    for file in sorted({spec.file for spec in specs}):
+        strip_debug_metadata(directory / file)
 
 
 def graph_opset(path: Path) -> int | None:
@@ -129,7 +127,7 @@ def choose_and_export(network: nn.Module, max_len: int, n_items: int, k: int,
                 )
         return opset
     export_graphs(network, max_len, n_items, k, specs, directory, PREFERRED_OPSET)
-    if all(runtime_supports(directory / s.file) for s in specs):
+    if all(runtime_supports(directory / file) for file in sorted({s.file for s in specs})):
         return PREFERRED_OPSET
     logger.warning(
         "onnxruntime %s cannot run opset %d graphs; exporting opset %d instead",

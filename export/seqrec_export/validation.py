@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from .config import GraphSpec
+from .config import GraphSpec, shared_spec
 from .errors import (
     ExportValidationError,
     OutputNamesMismatchError,
@@ -22,18 +22,37 @@ from .errors import (
 
 @dataclass
 class ValidationReport:
-    """What was compared and the worst differences seen."""
+    """What was compared and the worst differences seen.
+
+    ``case_details`` holds one entry per input batch: its shape, the largest score
+    difference and the share of its rows whose in-graph top-k equals torch's exactly.
+    """
 
     cases: list[tuple[int, int]]
     max_abs_diff: float
     topk_identical: bool
+    case_details: list[dict] = field(default_factory=list)
+
+    @property
+    def topk_agreement(self) -> float:
+        """Share of all validated rows whose in-graph top-k equals torch's exactly (the
+        others differ only between items whose torch scores tie within ``atol``)."""
+        rows = sum(c["rows"] for c in self.case_details)
+        same = sum(c["rows_topk_identical"] for c in self.case_details)
+        return same / rows if rows else 1.0
 
     def to_json(self) -> dict:
+        """The short form kept in the manifest."""
         return {
             "cases_batch_x_len": [list(c) for c in self.cases],
             "max_abs_score_diff": self.max_abs_diff,
             "topk_identical": self.topk_identical,
         }
+
+    def full_report(self) -> dict:
+        """Everything compared, case by case (written to ``validation_report.json``)."""
+        return {**self.to_json(), "topk_agreement": self.topk_agreement,
+                "cases": self.case_details}
 
 
 def validation_inputs(
@@ -90,11 +109,16 @@ def validate_export(
     OutputNamesMismatchError, ShapeMismatchError, ToleranceError, TopKMismatchError
     """
     scores_spec, topk_spec = specs
+    shared = shared_spec(specs)
     scores_session = _session(directory / scores_spec.file)
-    topk_session = _session(directory / topk_spec.file)
-    _check_names(scores_session, scores_spec)
-    _check_names(topk_session, topk_spec)
-    worst, cases, identical = 0.0, [], True
+    if shared is None:
+        topk_session = _session(directory / topk_spec.file)
+        _check_names(scores_session, scores_spec)
+        _check_names(topk_session, topk_spec)
+    else:  # both graphs in one model
+        topk_session = scores_session
+        _check_names(scores_session, shared)
+    worst, cases, identical, details = 0.0, [], True, []
     network.eval()
     with_history = getattr(network, "has_item_prior", False)
     rng = np.random.default_rng(4321)
@@ -106,7 +130,8 @@ def validate_export(
             args += (torch.as_tensor(feeds["history_items"]),)
         with torch.no_grad():
             expected = network(*args).numpy()
-        got = scores_session.run(None, feeds)[0]
+        no_exclusion = {"exclude_items": np.zeros((items.shape[0], 1), np.int64)}
+        got = scores_session.run(["scores"], {**feeds, **no_exclusion} if shared else feeds)[0]
         if got.shape != expected.shape:
             raise ShapeMismatchError(
                 f"scores for input {items.shape}: onnx {got.shape} vs torch {expected.shape}"
@@ -119,12 +144,17 @@ def validate_export(
             )
         worst = max(worst, diff)
         exclude = items if items.shape[0] % 2 else np.zeros((items.shape[0], 1), np.int64)
-        top_scores, top_idx = topk_session.run(None, {**feeds, "exclude_items": exclude})
+        top_scores, top_idx = topk_session.run(["top_scores", "top_indices"],
+                                               {**feeds, "exclude_items": exclude})
         if top_idx.shape != (items.shape[0], k):
             raise ShapeMismatchError(f"top_indices shape {top_idx.shape} != {(items.shape[0], k)}")
-        identical &= _check_topk(expected, exclude, top_idx, k, atol, items.shape)
+        same_rows = _check_topk(expected, exclude, top_idx, k, atol, items.shape)
+        identical &= bool(same_rows.all())
         cases.append(items.shape)
-    return ValidationReport(cases, worst, identical)
+        details.append({"batch": int(items.shape[0]), "seq_len": int(items.shape[1]),
+                        "max_abs_score_diff": diff, "rows": int(items.shape[0]),
+                        "rows_topk_identical": int(same_rows.sum())})
+    return ValidationReport(cases, worst, identical, details)
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -149,16 +179,16 @@ def _history_for(items: np.ndarray, n_items: int, rng: np.random.Generator) -> n
 def _check_topk(
     expected: np.ndarray, exclude: np.ndarray, got_idx: np.ndarray, k: int, atol: float,
     shape: tuple[int, ...],
-) -> bool:
-    """True when the in-graph top-k equals torch's exactly; False when it differs only
-    between items whose torch scores tie within ``atol``; else TopKMismatchError."""
+) -> np.ndarray:
+    """Per row, whether the in-graph top-k equals torch's exactly. Rows may differ only
+    between items whose torch scores tie within ``atol``; otherwise TopKMismatchError."""
     masked = np.concatenate([np.full((len(expected), 1), -np.inf, np.float32), expected], axis=1)
     np.put_along_axis(masked, exclude, -np.inf, axis=1)
     masked = masked[:, 1:]
     want = np.argsort(-masked, axis=1, kind="stable")[:, :k]
     differ = want != got_idx
     if not differ.any():
-        return True
+        return np.ones(len(expected), dtype=bool)
     # Differences are acceptable only between items whose torch scores tie within atol.
     gap = np.abs(
         np.take_along_axis(masked, want, 1) - np.take_along_axis(masked, got_idx, 1)
@@ -168,4 +198,4 @@ def _check_topk(
             f"in-graph top-{k} for input {shape} picks other items than torch "
             f"(score gap up to {gap.max():.3g})"
         )
-    return False
+    return ~differ.any(axis=1)

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,20 @@ from .vocabulary import ItemVocabulary
 
 MANIFEST = "manifest.json"
 FORMAT = "seqrec-onnx-artifact"
-FORMAT_VERSION = 2
-#: Format version 2 = version 1 plus an optional item prior (``manifest["item_prior"]``),
-#: whose graphs take the extra ``history_items`` input. Artifacts without a prior are
-#: still written as version 1, so older runtimes keep reading them.
+#: The newest format version this runtime reads:
+#: 1 = two graphs, ``model.onnx`` (scores) and ``model_topk.onnx`` (top-k);
+#: 2 = version 1 plus an item prior (``manifest["item_prior"]``): both graphs also take
+#: ``history_items`` (and each file holds its own copy of the prior's matrix);
+#: 3 = version 2 with both graphs in one file (``graphs.scores.file == graphs.topk.file``),
+#: so the prior's matrix is stored and loaded once. Exports write 1 without a prior, 3 with.
+FORMAT_VERSION = 3
+BASE_FORMAT_VERSION = 1
+PRIOR_FORMAT_VERSION = 3
+#: The first format version whose two graphs may share one ONNX file.
+SHARED_FILE_FORMAT_VERSION = 3
+#: File names written by the exporter: per graph, and the one file of a shared graph.
+GRAPH_FILES = {"scores": "model.onnx", "topk": "model_topk.onnx"}
+SHARED_GRAPH_FILE = "model.onnx"
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".joblib")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -54,6 +64,15 @@ def graph_io(name: str, item_prior: bool) -> tuple[list, list]:
     return (inputs + [HISTORY_INPUT] if item_prior else inputs), outputs
 
 
+def shared_graph_io(item_prior: bool) -> tuple[list, list]:
+    """``(inputs, outputs)`` of one file holding both graphs: the union of their I/O, in the
+    order item_seq, exclude_items[, history_items] -> scores, top_scores, top_indices."""
+    scores_in, scores_out = graph_io("scores", item_prior)
+    topk_in, topk_out = graph_io("topk", item_prior)
+    inputs = topk_in + [io for io in scores_in if io not in topk_in]
+    return inputs, scores_out + topk_out
+
+
 @dataclass(frozen=True)
 class GraphSpec:
     """One graph of the artifact: its file, I/O names and (topk only) ``k``."""
@@ -64,6 +83,9 @@ class GraphSpec:
     outputs: tuple[str, ...]
     k: int | None = None
     item_prior: bool = False
+    #: Both graphs live in this one file (format version 3): its session has the union of
+    #: their inputs and outputs, and a scores-only call feeds ``exclude_items`` too.
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,6 +302,14 @@ def read_artifact(path: str | Path) -> Artifact:
     fallback = _read_fallback(manifest, n_items)
     item_prior = _read_item_prior(manifest)
     graphs = {name: _read_graph(root, manifest, name, files, item_prior) for name in GRAPH_IO}
+    if graphs["scores"].path == graphs["topk"].path:
+        if manifest["format_version"] < SHARED_FILE_FORMAT_VERSION:
+            raise _fail(
+                f"manifest.json: graphs.scores and graphs.topk share the file "
+                f"{graphs['scores'].path.name!r}, which needs format_version >= "
+                f"{SHARED_FILE_FORMAT_VERSION}"
+            )
+        graphs = {name: replace(graph, shared=True) for name, graph in graphs.items()}
     if graphs["topk"].k > n_items:
         raise _fail(f"manifest.json: graphs.topk.k={graphs['topk'].k} > n_items={n_items}")
     return Artifact(root, manifest, vocabulary, fallback, max_len, n_items, graphs, item_prior)
@@ -293,7 +323,10 @@ def check_session_io(session: Any, graph: GraphSpec, n_items: int) -> None:
     ArtifactError
         On any mismatch with the manifest.
     """
-    inputs, outputs = graph_io(graph.name, graph.item_prior)
+    if graph.shared:
+        inputs, outputs = shared_graph_io(graph.item_prior)
+    else:
+        inputs, outputs = graph_io(graph.name, graph.item_prior)
     widths = {"scores": n_items, "top_scores": graph.k, "top_indices": graph.k}
     for kind, nodes, expected in (
         ("inputs", session.get_inputs(), inputs),

@@ -62,6 +62,8 @@ class Graphs:
         self._topk = topk_session
         #: The graphs include an item prior and take ``history_items`` too.
         self.with_history = artifact.item_prior
+        #: Both graphs are one ONNX model: a scores call feeds ``exclude_items`` too.
+        self.shared = artifact.graphs["scores"].shared
 
     def _feeds(self, item_seq: np.ndarray, history: np.ndarray | None) -> dict[str, np.ndarray]:
         feeds = {"item_seq": item_seq}
@@ -81,7 +83,11 @@ class Graphs:
         This is the ``score_fn`` of :mod:`seqrec_runtime.batch`.
         """
         item_seq = np.ascontiguousarray(item_seq, dtype=np.int64)
-        (out,) = _run(self._scores, "model.onnx", ["scores"], self._feeds(item_seq, history))
+        feeds = self._feeds(item_seq, history)
+        if self.shared:
+            rows = item_seq.shape[0]
+            feeds["exclude_items"] = _NO_EXCLUSION if rows == 1 else np.zeros((rows, 1), np.int64)
+        (out,) = _run(self._scores, "model.onnx", ["scores"], feeds)
         if out.shape != (item_seq.shape[0], self.n_items):
             raise ArtifactError(
                 f"model.onnx returned scores of shape {out.shape}, expected "

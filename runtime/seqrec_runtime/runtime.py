@@ -72,7 +72,7 @@ class SeqrecRuntime:
     Parameters
     ----------
     artifact_dir
-        Directory holding ``manifest.json``, ``model.onnx`` and ``model_topk.onnx``.
+        Directory holding ``manifest.json`` and the ONNX graph(s) it lists.
     providers
         onnxruntime execution providers in priority order (names or ``(name, options)``
         tuples); ``None`` = CUDA then CPU when available, else CPU.
@@ -113,9 +113,11 @@ class SeqrecRuntime:
         requested = _providers.resolve_providers(providers, strict=strict)
         options = _providers.session_options(intra_op_num_threads)
         artifact: Artifact = read_artifact(artifact_dir)
-        sessions = {}
+        sessions, by_path = {}, {}
         for name, graph in artifact.graphs.items():
-            session = _open_session(graph.path, requested, options)
+            if graph.path not in by_path:  # one session for a file holding both graphs
+                by_path[graph.path] = _open_session(graph.path, requested, options)
+            session = by_path[graph.path]
             check_session_io(session, graph, artifact.n_items)
             sessions[name] = session
         self.providers = _providers.check_session_providers(sessions["scores"], requested, strict)

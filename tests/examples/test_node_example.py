@@ -230,7 +230,7 @@ def test_node_int64_ids_beyond_2_53(node_ready, expected, python_runtime, tmp_pa
 @pytest.fixture(scope="module", params=[{}, {"item_prior_kind": "low_rank", "item_prior_rank": 6}],
                 ids=["ease", "low_rank"])
 def prior_artifact(tmp_path_factory, request):
-    """A tiny model with an item prior (format_version 2: graphs take history_items), for
+    """A tiny model with an item prior (format_version 3: graphs take history_items), for
     each prior kind (the graphs differ, the reader's contract does not)."""
     from seqrec_export import export_onnx
     from seqrec_trainer import (
@@ -262,7 +262,7 @@ def prior_artifact(tmp_path_factory, request):
                                           (12, ["--include-seen"])])
 def test_node_serves_an_item_prior_artifact_like_python(node_ready, prior_artifact, top_k, flags):
     artifact, rows, data = prior_artifact
-    assert json.loads((artifact / "manifest.json").read_text())["format_version"] == 2
+    assert json.loads((artifact / "manifest.json").read_text())["format_version"] == 3
     runtime = seqrec_runtime.load(artifact)
     users, scores = runtime.score_items(data, return_user_ids=True)
     out = run_cli(artifact, rows, "--top-k", str(top_k), "--scores", *flags)
@@ -285,10 +285,10 @@ def test_node_refuses_bad_artifacts(node_ready, tmp_path):
     newer = tmp_path / "newer"
     shutil.copytree(GOLDEN, newer)
     manifest = json.loads((newer / "manifest.json").read_text(encoding="utf-8"))
-    manifest["format_version"] = 3
+    manifest["format_version"] = 4
     (newer / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     proc = run_cli(newer, EXPECTED, check=False)
-    assert proc.returncode == 1 and "format_version 3" in proc.stderr and "upgrade" in proc.stderr
+    assert proc.returncode == 1 and "format_version 4" in proc.stderr and "upgrade" in proc.stderr
 
 
 def test_node_client_errors(node_ready, tmp_path):

@@ -13,7 +13,7 @@ from seqrec_trainer.io import sha256_file
 
 def test_artifact_has_exactly_the_documented_files(exported):
     assert sorted(p.name for p in exported.iterdir()) == [
-        "manifest.json", "model.onnx", "model_topk.onnx"
+        "manifest.json", "model.onnx", "model_topk.onnx", "validation_report.json"
     ]
     assert not list(exported.parent.glob(".artifact.tmp-*"))
 
@@ -34,6 +34,21 @@ def test_manifest_describes_the_model(exported, export_recommender):
     validation = manifest["training"]["export_validation"]
     assert validation["max_abs_score_diff"] <= 1e-4
     assert len(validation["cases_batch_x_len"]) >= 10
+    assert "validation_report.json" in manifest["files"]
+
+
+def test_full_validation_report_is_written_case_by_case(exported):
+    manifest = json.loads((exported / "manifest.json").read_text())
+    report = json.loads((exported / "validation_report.json").read_text())
+    short = manifest["training"]["export_validation"]
+    assert report["max_abs_score_diff"] == short["max_abs_score_diff"]
+    assert report["atol"] == 1e-4
+    cases = report["cases"]
+    assert [[c["batch"], c["seq_len"]] for c in cases] == short["cases_batch_x_len"]
+    assert max(c["max_abs_score_diff"] for c in cases) == report["max_abs_score_diff"]
+    rows = sum(c["rows"] for c in cases)
+    same = sum(c["rows_topk_identical"] for c in cases)
+    assert 0 < same <= rows and report["topk_agreement"] == same / rows
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Artifacts of models with an item prior: format version 2, ``history_items``, parity."""
+"""Artifacts of models with an item prior: format version 3, ``history_items``, parity."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def prior_runtime(prior_artifact):
 
 def test_manifest_declares_the_prior_and_the_history_input(prior_artifact, prior_kind):
     manifest = json.loads((prior_artifact / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     prior = manifest["item_prior"]
     assert prior["kind"] == prior_kind and prior["weight"] == 3.0 and prior["l2"] == 5.0
     assert prior.get("rank") == KINDS[prior_kind].get("item_prior_rank")
@@ -49,6 +49,61 @@ def test_manifest_declares_the_prior_and_the_history_input(prior_artifact, prior
         assert graph["inputs"][-1] == {"name": "history_items", "dtype": "int64",
                                        "shape": ["batch", "n_history"]}
     assert manifest["training"]["export_validation"]["max_abs_score_diff"] <= 1e-4
+
+
+def test_the_prior_is_stored_once(prior_artifact, prior_recommender):
+    """Both graphs are one ONNX file: the prior's weights are written (and loaded) once."""
+    from seqrec_export.api import estimated_artifact_bytes
+
+    manifest = json.loads((prior_artifact / "manifest.json").read_text())
+    assert {g["file"] for g in manifest["graphs"].values()} == {"model.onnx"}
+    assert sorted(p.name for p in prior_artifact.glob("*.onnx")) == ["model.onnx"]
+    weights = estimated_artifact_bytes(prior_recommender.scorer.estimator.network_)
+    size = (prior_artifact / "model.onnx").stat().st_size
+    assert weights <= size < weights + 200_000  # one copy of the weights plus the graph
+
+
+def _as_format_2(prior_artifact, directory):
+    """The artifact in the format 2 layout: each graph in its own file (extracted from the
+    one-file model, so each holds its own copy of the prior)."""
+    import onnx.utils
+    from seqrec_trainer.io import sha256_file
+
+    shutil.copytree(prior_artifact, directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    combined = directory / "model.onnx"
+    onnx.utils.extract_model(str(combined), str(directory / "model_topk.onnx"),
+                             ["item_seq", "exclude_items", "history_items"],
+                             ["top_scores", "top_indices"])
+    onnx.utils.extract_model(str(combined), str(directory / "scores.onnx"),
+                             ["item_seq", "history_items"], ["scores"])
+    (directory / "scores.onnx").replace(combined)
+    manifest["format_version"] = 2
+    manifest["graphs"]["topk"]["file"] = "model_topk.onnx"
+    manifest["files"] = {name: sha256_file(directory / name)
+                         for name in ("model.onnx", "model_topk.onnx", "validation_report.json")}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def test_format_2_artifacts_with_two_files_still_load(prior_artifact, prior_runtime,
+                                                      export_data, tmp_path):
+    old = seqrec_runtime.load(_as_format_2(prior_artifact, tmp_path / "v2"))
+    assert old._graphs._scores is not old._graphs._topk and not old._graphs.shared
+    assert prior_runtime._graphs._scores is prior_runtime._graphs._topk
+    np.testing.assert_array_equal(old.score_items(export_data),
+                                  prior_runtime.score_items(export_data))
+    for top_k in (5, 25):
+        np.testing.assert_array_equal(old.recommend(export_data, top_k=top_k),
+                                      prior_runtime.recommend(export_data, top_k=top_k))
+
+
+def test_a_shared_file_needs_format_version_3(prior_artifact, tmp_path):
+    def edit(manifest):
+        manifest["format_version"] = 2
+
+    with pytest.raises(ArtifactError, match="share the file 'model.onnx'.*format_version >= 3"):
+        seqrec_runtime.load(_edited(prior_artifact, tmp_path, edit))
 
 
 def test_runtime_scores_match_torch(prior_runtime, prior_recommender, export_data):

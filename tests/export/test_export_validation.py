@@ -133,7 +133,7 @@ def test_cli_train_export_recommend(tmp_path, export_data, capsys):
     assert main(["recommend", str(tmp_path / "a"), "--interactions", str(csv), "--top-k", "3",
                  "--output", str(tmp_path / "recs.csv")]) == 0
     lines = (tmp_path / "recs.csv").read_text().splitlines()
-    assert lines[0] == "USER_ID,RANK,ITEM_ID"
+    assert lines[0] == "USER_ID,RANK,ITEM_ID,SCORE"
     assert len(lines) == 1 + 3 * len(np.unique(export_data["USER_ID"]))
     assert main(["export", str(tmp_path / "missing"), str(tmp_path / "b")]) == 2
     assert "missing" in capsys.readouterr().err

@@ -199,7 +199,7 @@ def _corrupt(directory: Path, how: str) -> None:
         if "rehashed" in how:  # past the sha256 check: onnxruntime must refuse it
             manifest["files"][name] = sha256_file(directory / name)
     elif how == "newer-format-version":
-        manifest["format_version"] = 3
+        manifest["format_version"] = 4
     elif how == "other-format":
         manifest["format"] = "pickle"
     elif how == "pickle-file-present":

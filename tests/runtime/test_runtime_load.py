@@ -81,7 +81,7 @@ def test_tampered_sha_in_manifest(artifact_copy):
 
 
 def test_newer_format_version_says_upgrade(artifact_copy):
-    runtime_fakes.edit_manifest(artifact_copy, format_version=3)
+    runtime_fakes.edit_manifest(artifact_copy, format_version=4)
     with pytest.raises(UnsupportedFormatError, match="upgrade"):
         seqrec_runtime.load(artifact_copy)
 

@@ -16,7 +16,9 @@ const { ArtifactError, ArtifactIntegrityError, UnsupportedFormatError } = requir
 
 const MANIFEST = 'manifest.json';
 const FORMAT = 'seqrec-onnx-artifact';
-const FORMAT_VERSION = 2; // the highest format_version this reader knows (2: item prior)
+// The highest format_version this reader knows (2: item prior; 3: both graphs in one file).
+const FORMAT_VERSION = 3;
+const SHARED_FILE_FORMAT_VERSION = 3;
 const PICKLE_SUFFIXES = ['.pkl', '.pickle', '.pt', '.pth', '.joblib'];
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -36,6 +38,14 @@ const HISTORY_INPUT = ['history_items', 'int64'];
 function graphIo(name, itemPrior) {
   const [inputs, outputs] = GRAPH_IO[name];
   return [itemPrior ? [...inputs, HISTORY_INPUT] : inputs, outputs];
+}
+
+/** [inputs, outputs] of one file holding both graphs (format_version 3): their union. */
+function sharedGraphIo(itemPrior) {
+  const [scoresIn, scoresOut] = graphIo('scores', itemPrior);
+  const [topkIn, topkOut] = graphIo('topk', itemPrior);
+  const inputs = [...topkIn, ...scoresIn.filter(([n]) => !topkIn.some(([m]) => m === n))];
+  return [inputs, [...scoresOut, ...topkOut]];
 }
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -237,6 +247,15 @@ function readArtifact(dir) {
     scores: readGraph(manifest, 'scores', files, itemPrior),
     topk: readGraph(manifest, 'topk', files, itemPrior),
   };
+  const shared = graphs.scores.file === graphs.topk.file;
+  if (shared && manifest.format_version < SHARED_FILE_FORMAT_VERSION) {
+    throw new ArtifactError(
+      `manifest.json: graphs.scores and graphs.topk share the file ${JSON.stringify(graphs.scores.file)}, ` +
+        `which needs format_version >= ${SHARED_FILE_FORMAT_VERSION}`,
+    );
+  }
+  graphs.scores.shared = shared;
+  graphs.topk.shared = shared;
   if (graphs.topk.k > nItems) throw new ArtifactError(`manifest.json: graphs.topk.k=${graphs.topk.k} > n_items=${nItems}`);
   return { path: root, manifest, nItems, maxLen, vocabulary, fallback, graphs, itemPrior };
 }
@@ -249,7 +268,7 @@ const ORT_TYPES = { int64: 'int64', float32: 'float32' };
  * `inputMetadata`/`outputMetadata` exist in onnxruntime-node >= 1.22; names are always checked.
  */
 function checkSessionIo(session, graph, nItems) {
-  const [inputs, outputs] = graphIo(graph.name, graph.itemPrior);
+  const [inputs, outputs] = graph.shared ? sharedGraphIo(graph.itemPrior) : graphIo(graph.name, graph.itemPrior);
   const widths = { scores: nItems, top_scores: graph.k, top_indices: graph.k };
   for (const [kind, names, metadata, expected] of [
     ['inputs', session.inputNames, session.inputMetadata, inputs],

@@ -63,6 +63,7 @@ class SeqrecModel {
     this._fallbackOrder = rankColumns(artifact.fallback, artifact.nItems);
     this._scores = sessions.scores;
     this._topk = sessions.topk;
+    this._shared = artifact.graphs.scores.shared; // both graphs in one file and session
     this.itemPrior = artifact.itemPrior;
   }
 
@@ -75,7 +76,8 @@ class SeqrecModel {
 
   /** Release the onnxruntime sessions. */
   async release() {
-    await Promise.all([this._scores.release(), this._topk.release()]);
+    const sessions = new Set([this._scores, this._topk]);
+    await Promise.all([...sessions].map((session) => session.release()));
   }
 
   _histories(interactions, warnings) {
@@ -102,7 +104,12 @@ class SeqrecModel {
     const out = users.map(() => null);
     if (!warm.length) return out;
     const { data, dims } = leftPad(warm.map(([u]) => u.seq));
-    const result = await this._scores.run({ item_seq: new ort.Tensor('int64', data, dims), ...this._historyFeed(warm) });
+    const feeds = { item_seq: new ort.Tensor('int64', data, dims), ...this._historyFeed(warm) };
+    if (this._shared) {
+      // One model holds both graphs (format_version 3): it also takes exclude_items.
+      feeds.exclude_items = new ort.Tensor('int64', new BigInt64Array(warm.length), [warm.length, 1]);
+    }
+    const result = await this._scores.run(feeds, ['scores']);
     const scores = result.scores;
     if (scores.dims.length !== 2 || scores.dims[0] !== warm.length || scores.dims[1] !== this.nItems) {
       throw new ArtifactError(`model.onnx returned scores of shape ${JSON.stringify(scores.dims)}, expected [${warm.length}, ${this.nItems}]`);
@@ -229,13 +236,17 @@ async function load(dir, { batchSize = 256, intraOpNumThreads, executionProvider
   const sessionOptions = { executionProviders };
   if (intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = intraOpNumThreads;
   const sessions = {};
+  const byFile = new Map(); // one session per file: a format_version 3 file holds both graphs
   for (const [name, graph] of Object.entries(artifact.graphs)) {
-    try {
-      // The bytes whose sha256 was just verified, not a second read of the file.
-      sessions[name] = await ort.InferenceSession.create(graph.bytes, sessionOptions);
-    } catch (err) {
-      throw new ArtifactError(`onnxruntime cannot load ${JSON.stringify(graph.file)} from ${JSON.stringify(artifact.path)}: ${err.message}`);
+    if (!byFile.has(graph.file)) {
+      try {
+        // The bytes whose sha256 was just verified, not a second read of the file.
+        byFile.set(graph.file, await ort.InferenceSession.create(graph.bytes, sessionOptions));
+      } catch (err) {
+        throw new ArtifactError(`onnxruntime cannot load ${JSON.stringify(graph.file)} from ${JSON.stringify(artifact.path)}: ${err.message}`);
+      }
     }
+    sessions[name] = byFile.get(graph.file);
     checkSessionIo(sessions[name], graph, artifact.nItems);
   }
   return new SeqrecModel(artifact, sessions, { batchSize });

@@ -1,0 +1,205 @@
+"""How to store an artifact's item prior: three layouts served side by side.
+
+An artifact with an EASE prior holds an ``n_items x n_items`` float32 matrix. Its two
+graphs (scores, top-k) both need it. Three layouts, built from one export of the same
+network (random weights; serving cost does not depend on their values):
+
+``two_files``
+    Format version 2: ``model.onnx`` and ``model_topk.onnx``, each with its own copy of
+    the matrix (extracted from the one-file model with ``onnx.utils.extract_model``).
+``external_shared``
+    The same two graphs with the matrix moved to one external data file that both
+    reference; the Python runtime reads it once into numpy and hands the same buffer to
+    both sessions (``SessionOptions.add_initializer``).
+``one_file``
+    Format version 3 (what ``export_onnx`` writes): one model with both graphs' outputs
+    (``scores``, ``top_scores``, ``top_indices``), one session.
+
+Each layout is measured in its own fresh process, layouts interleaved over ``--rounds``
+rounds: bytes on disk, session creation time, resident memory after loading (RSS, minus
+the process's RSS before), batch scoring of 64 users (history 50, scores output) and one
+user's top-10 (the top-k output, as ``recommend_online`` calls it). Medians over rounds,
+ratios to ``one_file``.
+
+Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+LAYOUTS = ("two_files", "external_shared", "one_file")
+MAX_LEN = 50
+PRIOR_NAME = "prior.bin"
+
+
+def build_layouts(root: Path, n_items: int) -> dict[str, Path]:
+    """Export one network with an EASE-sized prior and write the three layouts."""
+    import onnx
+    import onnx.utils
+    import torch
+    from onnx.external_data_helper import convert_model_to_external_data
+    from seqrec_export.config import graph_specs
+    from seqrec_export.onnx_graphs import export_graphs
+    from seqrec_trainer.model.network import SASRecNetwork
+
+    torch.manual_seed(0)
+    network = SASRecNetwork(n_items, MAX_LEN, hidden_units=64, num_blocks=2, item_prior=True)
+    with torch.no_grad():
+        network.item_prior_matrix.copy_(torch.randn(n_items, n_items) * 0.01)
+    network.eval()
+    one = root / "one_file"
+    one.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        export_graphs(network, MAX_LEN, n_items, 10, graph_specs(n_items, 10, True), one, 18)
+    combined = one / "model.onnx"
+    two = root / "two_files"
+    two.mkdir()
+    onnx.utils.extract_model(str(combined), str(two / "model.onnx"),
+                             ["item_seq", "history_items"], ["scores"])
+    onnx.utils.extract_model(str(combined), str(two / "model_topk.onnx"),
+                             ["item_seq", "exclude_items", "history_items"],
+                             ["top_scores", "top_indices"])
+    ext = root / "external_shared"
+    ext.mkdir()
+    for name in ("model.onnx", "model_topk.onnx"):
+        model = onnx.load(str(two / name))
+        convert_model_to_external_data(model, all_tensors_to_one_file=True,
+                                       location=f"{name}.{PRIOR_NAME}",
+                                       size_threshold=n_items * n_items * 4)
+        onnx.save(model, str(ext / name))
+    # Both graphs' external matrices are the same bytes: keep one file, point both at it.
+    first = ext / f"model.onnx.{PRIOR_NAME}"
+    first.rename(ext / PRIOR_NAME)
+    (ext / f"model_topk.onnx.{PRIOR_NAME}").unlink()
+    for name in ("model.onnx", "model_topk.onnx"):
+        model = onnx.load(str(ext / name), load_external_data=False)
+        for tensor in model.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = PRIOR_NAME
+        onnx.save(model, str(ext / name))
+    return {"one_file": one, "two_files": two, "external_shared": ext}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure(layout: str, directory: Path, n_items: int, repeats: int) -> dict:
+    """Load ``layout`` from ``directory`` and time it (run in a fresh process)."""
+    import onnx
+    import onnxruntime as ort
+
+    rss_before = _rss_bytes()
+    start = time.perf_counter()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    providers = ["CPUExecutionProvider"]
+    if layout == "one_file":
+        session = ort.InferenceSession(str(directory / "model.onnx"), options,
+                                       providers=providers)
+        scores_session = topk_session = session
+    elif layout == "two_files":
+        scores_session = ort.InferenceSession(str(directory / "model.onnx"), options,
+                                              providers=providers)
+        topk_session = ort.InferenceSession(str(directory / "model_topk.onnx"), options,
+                                            providers=providers)
+    else:
+        model = onnx.load(str(directory / "model.onnx"), load_external_data=False)
+        name = next(t.name for t in model.graph.initializer if t.external_data)
+        matrix = np.fromfile(directory / PRIOR_NAME, dtype=np.float32).reshape(n_items, n_items)
+        shared = ort.OrtValue.ortvalue_from_numpy(matrix)
+        options.add_initializer(name, shared)
+        scores_session = ort.InferenceSession(str(directory / "model.onnx"), options,
+                                              providers=providers)
+        topk_session = ort.InferenceSession(str(directory / "model_topk.onnx"), options,
+                                            providers=providers)
+    load_s = time.perf_counter() - start
+    rss_loaded = _rss_bytes() - rss_before
+
+    rng = np.random.default_rng(0)
+    batch = rng.integers(1, n_items + 1, size=(64, MAX_LEN)).astype(np.int64)
+    scores_feeds = {"item_seq": batch, "history_items": batch}
+    if scores_session is topk_session:
+        scores_feeds["exclude_items"] = np.zeros((64, 1), np.int64)
+    one = batch[:1]
+    topk_feeds = {"item_seq": one, "history_items": one, "exclude_items": one}
+
+    def timed(run) -> float:
+        run()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    batch_s = timed(lambda: scores_session.run(["scores"], scores_feeds))
+    online_s = timed(lambda: topk_session.run(["top_indices"], topk_feeds))
+    disk = sum(p.stat().st_size for p in directory.iterdir())
+    return {"layout": layout, "disk_mb": disk / 1e6, "load_s": load_s,
+            "rss_mb": rss_loaded / 1e6, "batch64_ms": batch_s * 1e3,
+            "online_ms": online_s * 1e3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-items", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        layout, directory = args.child
+        print(json.dumps(measure(layout, Path(directory), args.n_items, args.repeats)))
+        return
+    with tempfile.TemporaryDirectory(prefix="prior-storage-") as tmp:
+        print(f"exporting a {args.n_items}-item EASE prior "
+              f"({args.n_items**2 * 4 / 1e6:.0f} MB matrix) ...", flush=True)
+        dirs = build_layouts(Path(tmp), args.n_items)
+        runs: dict[str, list[dict]] = {layout: [] for layout in LAYOUTS}
+        for round_ in range(args.rounds):
+            for layout in LAYOUTS:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--n-items", str(args.n_items), "--repeats",
+                     str(args.repeats), "--child", layout, str(dirs[layout])],
+                    check=True, capture_output=True, text=True, timeout=600,
+                    env={**os.environ, "OMP_NUM_THREADS": "2"},
+                )
+                runs[layout].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+    metrics = ("disk_mb", "load_s", "rss_mb", "batch64_ms", "online_ms")
+    medians = {layout: {m: statistics.median(r[m] for r in rows) for m in metrics}
+               for layout, rows in runs.items()}
+    base = medians["one_file"]
+    print(f"{'layout':16s} " + " ".join(f"{m:>11s}" for m in metrics))
+    for layout in LAYOUTS:
+        row = medians[layout]
+        print(f"{layout:16s} " + " ".join(f"{row[m]:11.3g}" for m in metrics))
+        print(f"{'  / one_file':16s} " + " ".join(
+            f"{row[m] / base[m]:10.2f}x" if base[m] else f"{'-':>11s}" for m in metrics))
+    if args.json:
+        args.json.write_text(json.dumps({"n_items": args.n_items, "rounds": args.rounds,
+                                         "medians": medians, "runs": runs}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
