@@ -26,10 +26,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from seqrec_runtime.param_checks import Choice, Int, Real, check_params
 
 from ..errors import InvalidParameterError
 
 PRIOR_KINDS = ("ease", "low_rank")
+#: The prior's parameters (0 weight turns the prior off).
+PRIOR_PARAMS = {
+    "item_prior_weight": Real(low=0.0),
+    "item_prior_l2": Real(low=0.0, low_open=True),
+    "item_prior_kind": Choice(choices=PRIOR_KINDS),
+    "item_prior_rank": Int(low=1),
+}
 """Values of ``item_prior_kind``."""
 
 MAX_PRIOR_ITEMS = 15_000
@@ -158,19 +166,8 @@ def check_prior_params(
     weight: object, l2: object, kind: object = "ease", rank: object = 256
 ) -> None:
     """Raise :class:`InvalidParameterError` for a bad ``item_prior_*`` parameter."""
-    if kind not in PRIOR_KINDS:
-        raise InvalidParameterError(
-            f"item_prior_kind must be one of {PRIOR_KINDS}, got {kind!r}"
-        )
-    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
-        raise InvalidParameterError(f"item_prior_rank must be an int >= 1, got {rank!r}")
-    for name, value, low_ok in (("item_prior_weight", weight, True), ("item_prior_l2", l2, False)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise InvalidParameterError(f"{name} must be a number, got {value!r}")
-        value = float(value)
-        if not np.isfinite(value) or value < 0 or (value == 0 and not low_ok):
-            bound = ">= 0 (0 turns the prior off)" if low_ok else "> 0"
-            raise InvalidParameterError(f"{name} must be finite and {bound}, got {value!r}")
+    check_params({"item_prior_weight": weight, "item_prior_l2": l2, "item_prior_kind": kind,
+                  "item_prior_rank": rank}, PRIOR_PARAMS)
 
 
 def check_prior_size(n_items: int) -> None:
