@@ -69,7 +69,7 @@ def test_rows_with_unknown_items_are_ignored(with_prior, synthetic_table, tmp_pa
 
 @pytest.mark.parametrize(("params", "match"), [
     ({"hidden_units": 8}, r"only changes item_prior_weight.*\['hidden_units'\]"),
-    ({"item_prior_weight": -1.0}, "item_prior_weight must be finite"),
+    ({"item_prior_weight": -1.0}, "item_prior_weight must be a finite number >= 0"),
     ({"item_prior_kind": "svd"}, "item_prior_kind must be one of"),
 ])
 def test_bad_parameters_change_nothing(with_prior, synthetic_table, params, match, tmp_path):

@@ -180,3 +180,36 @@ def check_prior_size(n_items: int) -> None:
             "items. Use item_prior_kind='low_rank' (an n_items x item_prior_rank prior with "
             "no catalogue cap) or item_prior_weight=0 for this catalogue."
         )
+
+
+def fit_item_prior(
+    network: torch.nn.Module, histories: tuple[np.ndarray, np.ndarray], n_items: int,
+    kind: str, weight: float, l2: float, seed: int = 0,
+) -> None:
+    """Fit the prior on training histories and fill ``network``'s prior buffers.
+
+    Parameters
+    ----------
+    network
+        A :class:`~seqrec_trainer.model.SASRecNetwork` built with this prior's kind (and,
+        for ``"low_rank"``, its rank: the size of ``item_prior_scales``).
+    histories
+        ``(row_codes, item_indices)`` of the training interactions (0 = padding).
+    n_items, kind, weight, l2, seed
+        Catalogue size and the ``item_prior_*`` parameters; ``seed`` drives the
+        randomized SVD of ``"low_rank"``.
+
+    ``"ease"`` fills ``item_prior_matrix`` with ``weight * B``; ``"low_rank"`` fills
+    ``item_prior_factors`` (``V``) and ``item_prior_scales`` (the ridge shrinkage times the
+    weight).
+    """
+    if kind == "ease":
+        gram = cooccurrence_gram(*histories, n_items)
+        buffers = {"item_prior_matrix": weight * ease_matrix(gram, l2)}
+    else:
+        rank = network.item_prior_scales.shape[0]
+        factors, scales = low_rank_ridge(*histories, n_items, rank, l2, seed=seed)
+        buffers = {"item_prior_factors": factors, "item_prior_scales": weight * scales}
+    with torch.no_grad():
+        for name, value in buffers.items():
+            getattr(network, name).copy_(torch.as_tensor(value, dtype=torch.float32))
