@@ -64,8 +64,9 @@ def test_save_load_gives_identical_scores_and_recommendations(model_and_data, tm
     recommender, data = model_and_data
     path = recommender.save(tmp_path / "nested" / "model")
     assert path == tmp_path / "nested" / "model"
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "vocabulary.json",
-                                                      "weights.pt"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json", "training_curve.csv", "training_curve.png", "vocabulary.json",
+        "weights.pt"]
     loaded = SequentialRecommender.load(path)
     np.testing.assert_array_equal(loaded.score_items(data), recommender.score_items(data))
     np.testing.assert_array_equal(loaded.item_ids_, recommender.item_ids_)

@@ -32,6 +32,7 @@ from .io import (
     sha256_file,
     write_json,
 )
+from .training_log import write_training_curve
 
 if TYPE_CHECKING:
     from .recommender import SequentialRecommender
@@ -69,6 +70,8 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
     """Write ``recommender`` to directory ``path`` atomically; return the path.
 
     ``path`` must be new, empty or a previous saved model (see :func:`check_model_output`).
+    Beside the model files go ``training_curve.csv`` and ``training_curve.png`` (see
+    :func:`.training_log.write_training_curve`); they are not needed to load the model.
     """
     check_model_output(path)
     scorer = recommender.scorer
@@ -102,6 +105,7 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
                 },
             },
         )
+        write_training_curve(tmp, estimator.history_, estimator.best_epoch_)
     return Path(path)
 
 

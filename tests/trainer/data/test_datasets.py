@@ -165,11 +165,11 @@ def test_public_interaction_formats_are_read_by_their_loaders(tmp_path):
     dat.write_text("1::10::5::978300760\n1::11::3::978302109\n")
     data = InteractionsDataset(dat).fetch_data()
     assert data["TIMESTAMP"].tolist() == [978300760, 978302109]
-    assert data["OUTCOME"].tolist() == [5.0, 3.0]  # the rating
+    assert "OUTCOME" not in data  # implicit feedback: the rating is RATING, see test_rating_files
     movielens_csv = tmp_path / "ratings.csv"
     movielens_csv.write_bytes("\ufeffuserId,movieId,rating,timestamp\n7,1,4.5,9\n".encode())
     data = InteractionsDataset(movielens_csv).fetch_data()
-    assert data["USER_ID"].tolist() == [7] and data["OUTCOME"].tolist() == [4.5]
+    assert data["USER_ID"].tolist() == [7] and "OUTCOME" not in data
 
 
 def test_a_malformed_public_format_file_names_the_line(tmp_path):

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import EmptyInputError, SchemaError
-from seqrec_runtime.table import TIMESTAMP, CodedIds, column_names, get_columns, normalize_ids
+from seqrec_runtime.table import (
+    OUTCOME,
+    TIMESTAMP,
+    CodedIds,
+    column_names,
+    get_columns,
+    normalize_ids,
+)
 
 from .schema import ColumnSpec, cast_column, load_schema
 
@@ -19,6 +26,11 @@ ID_COLUMNS = ("USER_ID", "ITEM_ID")
 #: Public interaction-file formats :class:`InteractionsDataset` reads with the evaluation
 #: loaders (``seqrec_trainer.evaluation.loaders``), recognised by name and header.
 INTERACTION_FILE_FORMATS = ("sasrec", "movielens-dat", "movielens-csv")
+
+#: Formats whose explicit rating is read as implicit feedback: every rating is one
+#: interaction and the rating is kept as this column, not as OUTCOME (a client schema
+#: with ``{name: OUTCOME, source: RATING, type: float}`` weights or regresses by it).
+RATING_FORMATS, RATING = ("movielens-dat", "movielens-csv"), "RATING"
 
 
 def read_table(
@@ -37,8 +49,8 @@ def read_table(
 
     With ``interaction_formats``, a SASRec ``user item`` file (``*.txt[.gz]``), a MovieLens
     ``ratings.dat`` (``*.dat[.gz]``) or a MovieLens CSV (header ``userId,movieId,rating,
-    timestamp``) is read by its loader into USER_ID, ITEM_ID, TIMESTAMP (and OUTCOME =
-    rating for the MovieLens files).
+    timestamp``) is read by its loader into USER_ID, ITEM_ID, TIMESTAMP (and, for the
+    MovieLens files, RATING: the rating, not OUTCOME, see :data:`RATING_FORMATS`).
     """
     if isinstance(data_location, (str, Path)):
         path = Path(data_location)
@@ -83,7 +95,12 @@ def _read_interaction_file(path: Path) -> dict[str, np.ndarray] | None:
         fmt = detect_format(path)
     except DataFileError:  # a name the loaders do not know: read_table's own rules apply
         return None
-    return LOADERS[fmt](path) if fmt in INTERACTION_FILE_FORMATS else None
+    if fmt not in INTERACTION_FILE_FORMATS:
+        return None
+    table = LOADERS[fmt](path)
+    if fmt in RATING_FORMATS and OUTCOME in table:
+        table[RATING] = table.pop(OUTCOME)
+    return table
 
 
 #: An integer written the plain way: no leading zero, no "+", no spaces.
@@ -224,7 +241,10 @@ class InteractionsDataset(_Dataset):
         dict of column -> array. Public formats are read too: a SASRec ``user item`` file
         (``*.txt[.gz]``; TIMESTAMP = position of the line within the user), a MovieLens
         ``ratings.dat`` (``*.dat[.gz]``) or a MovieLens CSV (header ``userId,movieId,
-        rating,timestamp``); the MovieLens files' rating becomes OUTCOME.
+        rating,timestamp``). A MovieLens file is read as implicit feedback: every rating
+        is one interaction (as in the SASRec paper), so every loss takes it as it comes;
+        to weight targets by the rating (``"ce"``) or regress it, map it with a client
+        schema: ``{name: OUTCOME, source: RATING, type: float}``.
     client_schema_path
         Optional YAML schema (see :mod:`seqrec_trainer.data.schema`) to rename, validate
         and cast columns; the built-in training schema is used otherwise.

@@ -19,6 +19,7 @@ from ..model.item_prior import (
     ease_matrix,
     low_rank_ridge,
 )
+from ..training_log import resolve_verbosity
 from .losses import LossFn
 from .params import ParamsMixin
 from .precision import PRECISIONS, autocast_dtype, resolve_precision
@@ -29,6 +30,8 @@ logger = logging.getLogger("seqrec")
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
 _PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
+#: ``early_stopping_patience="auto"``: this many epochs when validation data is given.
+AUTO_PATIENCE, DEFAULT_PATIENCE = "auto", 5
 
 
 class SASRecEstimatorBase(ParamsMixin):
@@ -48,6 +51,8 @@ class SASRecEstimatorBase(ParamsMixin):
         Classifier: ``"bce"``, ``"ce"``, ``"sampled_softmax"``; regressor: ``"mse"``.
     early_stopping_patience
         Stop after this many epochs without improvement of ``monitor`` (needs validation).
+        ``"auto"`` (default): 5 when validation data is given, no early stopping otherwise;
+        ``None``: never stop early.
     restore_best_weights
         With validation data, end with the weights of the best epoch (patience or not).
     device
@@ -55,7 +60,9 @@ class SASRecEstimatorBase(ParamsMixin):
     random_state
         Seed for initialisation, shuffling, negatives and dropout; ``fit`` twice = same model.
     verbose
-        0 silent, 1 progress bar, 2 also logs every epoch.
+        ``None`` (default): a progress bar when standard error is a terminal or a Jupyter
+        kernel, silent otherwise (logs, pipes, CI). 0 silent, 1 progress bar, 2 also logs
+        every epoch (``seqrec`` logger, INFO). See :mod:`seqrec_trainer.training_log`.
     monitor
         ``"val_loss"`` (default) or ``"val_ndcg@10"`` / ``"val_hr@10"`` (full ranking of the
         validation target, seen items removed; classifiers only).
@@ -128,11 +135,11 @@ class SASRecEstimatorBase(ParamsMixin):
         optimizer_name: str = "adam",
         loss_fn_name: str = "bce",
         weight_decay: float = 0.0,
-        early_stopping_patience: int | None = None,
+        early_stopping_patience: int | str | None = "auto",
         restore_best_weights: bool = True,
         device: str | None = None,
         random_state: int | None = None,
-        verbose: int = 0,
+        verbose: int | None = None,
         monitor: str = "val_loss",
         label_smoothing: float = 0.0,
         lr_schedule: str = "constant",
@@ -203,8 +210,13 @@ class SASRecEstimatorBase(ParamsMixin):
         _check_real(self, "warmup_epochs", low=0.0)
         if self.max_grad_norm is not None:
             _check_real(self, "max_grad_norm", low=0.0)
-        if isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral):
-            raise InvalidParameterError(f"verbose must be an int (0, 1, 2), got {self.verbose!r}")
+        if self.verbose is not None and (
+            isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral)
+        ):
+            raise InvalidParameterError(
+                f"verbose must be None (progress bar when interactive) or an int (0, 1, 2), "
+                f"got {self.verbose!r}"
+            )
         seed = self.random_state
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
@@ -245,12 +257,13 @@ class SASRecEstimatorBase(ParamsMixin):
                 f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
             )
         self._check_prior_params()
-        if self.early_stopping_patience is not None:
+        if self.early_stopping_patience not in (None, AUTO_PATIENCE):
             patience = self.early_stopping_patience
             if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
                     or patience < 1:
                 raise InvalidParameterError(
-                    f"early_stopping_patience must be an int >= 1 or None, got {patience!r}"
+                    f"early_stopping_patience must be an int >= 1, 'auto' or None, got "
+                    f"{patience!r}"
                 )
             if not has_validation:
                 raise InvalidParameterError(
@@ -258,6 +271,12 @@ class SASRecEstimatorBase(ParamsMixin):
                     "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
                     "second-to-last interaction) or set early_stopping_patience=None"
                 )
+
+    def _resolved_patience(self, has_validation: bool) -> int | None:
+        """``early_stopping_patience`` with ``"auto"`` resolved (5 with validation data)."""
+        if self.early_stopping_patience == AUTO_PATIENCE:
+            return DEFAULT_PATIENCE if has_validation else None
+        return self.early_stopping_patience
 
     def _check_outcomes(self, outcomes: np.ndarray | None, valid: ValidationData | None) -> None:
         """Refuse OUTCOME values that the loss cannot learn from (before any training).
@@ -415,12 +434,12 @@ class SASRecEstimatorBase(ParamsMixin):
                 batch_size=int(self.batch_size),
                 loss_fn=self._losses[self.loss_fn_name],
                 loss_kwargs=self._loss_kwargs(generator, outcomes is not None),
-                patience=self.early_stopping_patience,
+                patience=self._resolved_patience(valid is not None),
                 restore_best_weights=bool(self.restore_best_weights),
                 monitor=self.monitor,
                 max_grad_norm=self.max_grad_norm,
                 compute_ranking_metrics=self._kind == "classifier",
-                verbose=int(self.verbose),
+                verbose=resolve_verbosity(self.verbose),
                 epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
                 autocast_dtype=autocast_dtype(precision),
                 pack_sequences=bool(self.pack_sequences),

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import InvalidParameterError
 from ..model import SASRecNetwork
+from ..training_log import TrainingProgress, describe_plan
 from .losses import LossFn
 from .packing import pack_windows
 
@@ -206,7 +207,9 @@ def run_training(
     config = config if shards is None else shards.config  # ranks > 0 report nothing
     tracker = BestTracker(config.monitor) if valid is not None else None
     history: list[dict[str, float]] = []
-    progress = _progress_bar(config)
+    progress = TrainingProgress(config.verbose, config.epochs, -(-n // config.batch_size))
+    progress.note(describe_plan(n, network.n_items, config.epochs, config.patience,
+                                config.monitor, valid is not None))
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         network.train()
@@ -234,6 +237,7 @@ def run_training(
                 scheduler.step()
             total += float(loss.detach())
             batches += 1
+            progress.batch_done()
         record = {"epoch": epoch, "loss": total / max(batches, 1) if shards is None
                   else shards.epoch_loss(total, batches)}
         if valid is not None:
@@ -243,7 +247,7 @@ def run_training(
                           else shards.validate(validate, network, valid, *args))
         record["time_s"] = time.perf_counter() - started
         history.append(record)
-        _report(progress, record, config.verbose)
+        progress.epoch_done(record)
         network.eval()  # callbacks see the model as it predicts, with or without validation
         for callback in config.epoch_callbacks:
             callback(epoch, network, record)
@@ -252,15 +256,15 @@ def run_training(
             tracker.update(epoch, record, network)
             if config.patience is not None and tracker.epochs_since_best >= config.patience:
                 logger.info("early stopping at epoch %d (best epoch %d)", epoch, tracker.best_epoch)
+                progress.note(f"SASRec: early stopping at epoch {epoch}: no better "
+                              f"{config.monitor} for {config.patience} epochs")
                 break
-    if progress is not None:
-        progress.close()
+    progress.close()
     restored = None
     if tracker is not None and config.restore_best_weights and tracker.best_state is not None:
         network.load_state_dict(tracker.best_state)
         restored = tracker.best_epoch
     return history, restored
-
 
 
 
@@ -271,18 +275,3 @@ def _distributed_steps(network: SASRecNetwork, config: LoopConfig, device: torch
     from ..distributed.steps import DistributedSteps
 
     return DistributedSteps(network, config.layout, config, device, training_step_loss)
-def _progress_bar(config: LoopConfig):
-    if config.verbose <= 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=config.epochs, desc="SASRec", unit="epoch")
-
-
-def _report(progress, record: dict[str, float], verbose: int) -> None:
-    shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")}
-    if progress is not None:
-        progress.set_postfix(shown)
-        progress.update(1)
-    if verbose > 1:
-        logger.info("epoch %d %s (%.1fs)", record["epoch"], shown, record["time_s"])
