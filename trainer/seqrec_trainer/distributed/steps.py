@@ -103,7 +103,8 @@ class DistributedSteps:
         self.module = DistributedDataParallel(
             _BatchLoss(network, step_loss, config),
             device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False,  # only the item prior's buffers, unused in training
+            forward_sync_buffers=False,  # only the item prior's buffers: unused in training
+            gradient_as_bucket_view=True,  # gradients live in DDP's buckets: no extra copy
         )
         self.compression = compression()
         if self.compression == "bf16":
