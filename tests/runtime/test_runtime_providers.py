@@ -123,8 +123,21 @@ def test_bad_thread_count(fake_artifact, bad, error):
         seqrec_runtime.load(fake_artifact, intra_op_num_threads=bad)
 
 
-def test_thread_count_is_used(fake_artifact):
-    rt = seqrec_runtime.load(fake_artifact, intra_op_num_threads=1)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thread_count_reaches_every_session(fake_artifact, monkeypatch, threads):
+    import onnxruntime as ort
+
+    made = []
+
+    class RecordingSession(ort.InferenceSession):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(ort, "InferenceSession", RecordingSession)
+    rt = seqrec_runtime.load(fake_artifact, intra_op_num_threads=threads)
+    assert made, "no onnxruntime session was created"
+    assert [s.get_session_options().intra_op_num_threads for s in made] == [threads] * len(made)
     assert rt.recommend_online([3, 10], top_k=3).shape == (3,)
 
 
