@@ -8,13 +8,14 @@ run ``torchrun`` yourself (``docs/distributed.md``).
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 
 from ..errors import InvalidParameterError
-from .context import COMPRESSION_ENV, TIMEOUT_ENV
+from .context import COMPRESSION_ENV, COMPRESSIONS, DEFAULT_TIMEOUT_S, TIMEOUT_ENV
 
 
 def torchrun_command(train_argv: Sequence[str], nproc_per_node: int) -> list[str]:
@@ -31,18 +32,22 @@ def torchrun_command(train_argv: Sequence[str], nproc_per_node: int) -> list[str
     ]
 
 
+_LAUNCH_FLAGS = ("--nproc-per-node", "--ddp-timeout", "--ddp-compression")
+
+
 def strip_launch_flags(argv: Sequence[str]) -> list[str]:
-    """``argv`` without ``--nproc-per-node N`` / ``--nproc-per-node=N``."""
+    """``argv`` without ``--nproc-per-node``, ``--ddp-timeout``, ``--ddp-compression`` (and
+    their values): the ranks get them as environment variables."""
     kept: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg == "--nproc-per-node":
+        if arg in _LAUNCH_FLAGS:
             skip = True
             continue
-        if arg.startswith("--nproc-per-node="):
+        if arg.split("=", 1)[0] in _LAUNCH_FLAGS:
             continue
         kept.append(arg)
     return kept
@@ -62,3 +67,33 @@ def launch(train_argv: Sequence[str], nproc_per_node: int, timeout_s: float | No
         env[COMPRESSION_ENV] = compression
     command = torchrun_command(list(train_argv), nproc_per_node)
     return subprocess.run(command, env=env, check=False).returncode
+
+
+def add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    """``--nproc-per-node``, ``--ddp-timeout`` and ``--ddp-compression`` of ``seqrec train``."""
+    group = parser.add_argument_group("data-parallel training (docs/distributed.md)")
+    group.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                       help="train on N local processes (DDP under torchrun: gloo on CPU, "
+                       "one GPU each with --device cuda); batch_size stays the global batch")
+    group.add_argument("--ddp-timeout", type=float, default=None, metavar="SECONDS",
+                       help=f"seconds a rank waits for the others at a collective before the "
+                       f"job fails (default {DEFAULT_TIMEOUT_S:g}; {TIMEOUT_ENV})")
+    group.add_argument("--ddp-compression", choices=COMPRESSIONS, default=None,
+                       help="'bf16': all-reduce gradients in bfloat16 (DDP's compression "
+                       f"hook; default none; {COMPRESSION_ENV})")
+
+
+def launch_from_cli(command_line: Sequence[str], args: argparse.Namespace) -> int:
+    """Run the ``seqrec train`` command line ``command_line`` on ``--nproc-per-node`` ranks."""
+    argv = strip_launch_flags(command_line)
+    if argv and argv[0] == "train":
+        argv = argv[1:]
+    return launch(argv, args.nproc_per_node, args.ddp_timeout, args.ddp_compression)
+
+
+def join_torchrun_job() -> None:
+    """Under ``torchrun`` (its environment set), join the process group; else nothing."""
+    from .context import init_process_group, launched_by_torchrun
+
+    if launched_by_torchrun():
+        init_process_group()
