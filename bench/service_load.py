@@ -176,8 +176,28 @@ def check_samples(result: dict, references: dict, bodies: list[bytes]) -> int:
     return checked
 
 
+def aggregate(runs: list[dict]) -> dict:
+    """Medians of rate and percentiles over repeated runs; counts and labels summed."""
+    out = {key: float(np.median([r[key] for r in runs]))
+           for key in ("rps", "p50_ms", "p95_ms", "p99_ms")}
+    out["rps_range"] = [min(r["rps"] for r in runs), max(r["rps"] for r in runs)]
+    for key in ("requests", "errors", "checked"):
+        out[key] = sum(r.get(key, 0) for r in runs)
+    out["labels"] = {}
+    for r in runs:
+        for sha, count in r["labels"].items():
+            out["labels"][sha] = out["labels"].get(sha, 0) + count
+    out["swaps"] = [s for r in runs for s in r.get("swaps", [])]
+    out["timed_out"] = any(r["timed_out"] for r in runs)
+    out["clients"], out["repeats"] = runs[0]["clients"], len(runs)
+    out["runs"] = runs
+    return out
+
+
 # --------------------------------------------------------------------------- in-process
-def in_process(artifact: Path, bodies: list[bytes], calls: int, threads: int) -> dict:
+def in_process(artifact: Path, bodies: list[bytes], calls: int, threads: int,
+               repeats: int) -> dict:
+    """Per-call latency and calls/s of ``recommend_online`` and of the service's handler."""
     sys.path.insert(0, str(SERVICE))
     from payloads import Limits, handle_single
     from seqrec_runtime import ModelHolder
@@ -193,21 +213,25 @@ def in_process(artifact: Path, bodies: list[bytes], calls: int, threads: int) ->
     def handler(i: int) -> None:
         handle_single(model, bodies[i % len(bodies)], limits)
 
-    res = {}
-    for name, fn in (("recommend_online", online), ("handler", handler)):
-        for i in range(50):
-            fn(i)
-        lat = []
-        for i in range(calls):
+    runs: dict = {"recommend_online": [], "handler": []}
+    for _ in range(repeats):  # alternating, medians over the repeats
+        for name, fn in (("recommend_online", online), ("handler", handler)):
+            for i in range(50):
+                fn(i)
+            lat = []
+            for i in range(calls):
+                started = time.perf_counter()
+                fn(i)
+                lat.append(time.perf_counter() - started)
             started = time.perf_counter()
-            fn(i)
-            lat.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(fn, range(calls)))
-        res[name] = {"p50_ms": percentile(lat, 0.5) * 1e3, "p99_ms": percentile(lat, 0.99) * 1e3,
-                     "rps_1_thread": calls / sum(lat),
-                     f"rps_{threads}_threads": calls / (time.perf_counter() - started)}
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(fn, range(calls)))
+            runs[name].append({
+                "p50_ms": percentile(lat, 0.5) * 1e3, "p99_ms": percentile(lat, 0.99) * 1e3,
+                "rps_1_thread": calls / sum(lat),
+                f"rps_{threads}_threads": calls / (time.perf_counter() - started)})
+    res = {name: {key: float(np.median([r[key] for r in rs])) for key in rs[0]}
+           for name, rs in runs.items()}
     batching = {}
     for size in (8, 32):
         group = histories[:size]
@@ -215,7 +239,7 @@ def in_process(artifact: Path, bodies: list[bytes], calls: int, threads: int) ->
                  "ITEM_ID": np.concatenate([np.asarray(h) for h in group]),
                  "TIMESTAMP": np.concatenate([np.arange(len(h)) for h in group])}
         batch, single = [], []
-        for _ in range(max(3, calls // 200)):
+        for _ in range(max(5, calls // 50)):
             started = time.perf_counter()
             rt.recommend(table, top_k=10, exclude_seen=True)
             batch.append(time.perf_counter() - started)
@@ -279,10 +303,10 @@ def ensure_swap_partner(meta: dict) -> Path:
 
 
 SIZES = {  # full / quick: request counts per phase (each phase also has a time limit)
-    False: {"users": 2000, "calls": 2000, "load": 3000, "grid": 2000, "swap": 6000,
-            "rss": 200_000, "limit_s": 120.0, "rss_limit_s": 1200.0},
+    False: {"users": 2000, "calls": 2000, "load": 2000, "grid": 2000, "swap": 4000,
+            "rss": 200_000, "limit_s": 120.0, "rss_limit_s": 1200.0, "repeats": 3},
     True: {"users": 200, "calls": 200, "load": 300, "grid": 300, "swap": 600,
-           "rss": 5_000, "limit_s": 30.0, "rss_limit_s": 120.0},
+           "rss": 5_000, "limit_s": 30.0, "rss_limit_s": 120.0, "repeats": 1},
 }
 GRID = [(1, 1), (2, 1), (4, 1), (1, 2)]  # (request worker threads, onnxruntime threads/call)
 SWAPS = 6
@@ -320,6 +344,7 @@ def rss_phase(artifacts: list[Path], bodies: list[bytes], n: int, limit_s: float
 def render(res: dict, command: str, quick: bool) -> str:
     ip = res["in_process"]
     online, handler = ip["recommend_online"], ip["handler"]
+    threads = f"rps_{res['workers']}_threads"
     lines = header("HTTP service under load (examples/service)", command, quick,
                    f"Data: {res['data']}. Artifact: {res['artifact']}.")
     lines += ["", "In-process, one thread (the runtime without HTTP), median and p99 per call:",
@@ -332,16 +357,20 @@ def render(res: dict, command: str, quick: bool) -> str:
                                        ("handler (parse + recommend_online + score_items + "
                                         "encode)", handler))])
     lines += ["", f"HTTP, {res['workers']} worker threads x 1 onnxruntime thread, keep-alive "
-              "clients on the same machine (they share the cores):", ""]
+              "clients on the same machine (they share the cores); medians of "
+              f"{res['repeats']} interleaved runs (req/s range in brackets), requests and "
+              "errors summed over the runs:", ""]
     rows = []
     for r in res["http"] + [res["swap"]]:
-        label = f"{r['clients']}" + (f" + {len(r['swaps'])} swaps" if "swaps" in r else "")
-        rows.append([label, f"{r['requests']:,}", fmt_num(r["rps"]), fmt_num(r["p50_ms"]),
+        label = f"{r['clients']}" + (f" + {len(r['swaps'])} swaps" if r["swaps"] else "")
+        rps = f"{fmt_num(r['rps'])} ({fmt_num(r['rps_range'][0])}–{fmt_num(r['rps_range'][1])})"
+        rows.append([label, f"{r['requests']:,}", rps, fmt_num(r["p50_ms"]),
                      fmt_num(r["p95_ms"]), fmt_num(r["p99_ms"]), r["errors"],
                      f"{r['p50_ms'] / online['p50_ms']:.1f}×",
-                     f"{online['rps_1_thread'] / r['rps']:.1f}×"])
+                     f"{online[threads] / r['rps']:.1f}×"])
     lines += md_table(["clients", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
-                       "p50 / in-process p50", "in-process calls/s / req/s"], rows)
+                       "p50 / in-process p50",
+                       f"in-process calls/s ({res['workers']} threads) / req/s"], rows)
     swap = res["swap"]
     ok = sum(s["status"] == 200 for s in swap["swaps"])
     lines += ["", f"Swaps: {ok} of {len(swap['swaps'])} admin swaps answered 200 in "
@@ -349,7 +378,8 @@ def render(res: dict, command: str, quick: bool) -> str:
               f"the new artifact loads and is checked beside the serving one); responses per "
               f"model: {sorted(swap['labels'].values())}; {swap['checked']} sampled answers "
               "equal `recommend_online` of the model named in their headers.", ""]
-    lines += ["Worker threads x onnxruntime threads per call, 32 clients:", ""]
+    lines += ["Worker threads x onnxruntime threads per call, 32 clients (one server per "
+              f"row, all running, measured in turn; medians of {res['repeats']} runs):", ""]
     lines += md_table(["workers", "threads/call", "req/s", "p50 ms", "p99 ms", "errors"],
                       [[g["workers"], g["intra"], fmt_num(g["rps"]), fmt_num(g["p50_ms"]),
                         fmt_num(g["p99_ms"]), g["errors"]] for g in res["grid"]])
@@ -361,6 +391,8 @@ def render(res: dict, command: str, quick: bool) -> str:
                        for size, b in ip["batching"].items()])
     rss = res["rss"]
     mib = 2**20
+    if not rss["requests"]:
+        return "\n".join([*lines, "", "Memory: not measured (`--skip-rss`)."])
     lines += ["", f"Memory: server RSS {rss['rss_before'] / mib:,.1f} MiB after warm-up, "
               f"{rss['rss_after'] / mib:,.1f} MiB after {rss['requests']:,} more requests "
               f"and {rss.get('swaps_ok', 0)} of {rss.get('swaps', 0)} swaps at 8 clients "
@@ -391,41 +423,49 @@ def main(argv: list[str] | None = None) -> int:
         described = str(args.artifact)
     print(f"artifact: {artifact} (swap partner {partner})", flush=True)
     bodies, source = make_bodies(size["users"])
-    workers = 2
-    res: dict = {"artifact": described, "data": source, "workers": workers}
-    res["in_process"] = in_process(artifact, bodies, size["calls"], workers)
+    workers, repeats = 2, size["repeats"]
+    res: dict = {"artifact": described, "data": source, "workers": workers, "repeats": repeats}
+    res["in_process"] = in_process(artifact, bodies, size["calls"], workers, repeats)
     print(json.dumps(res["in_process"]), flush=True)
     from seqrec_runtime import artifact_sha256, load
 
     references = {artifact_sha256(p): load(p, providers=["CPUExecutionProvider"])
                   for p in (artifact, partner)}
+    levels: dict[int, list] = {1: [], 8: [], 32: []}
+    swaps: list[dict] = []
     server = Server(artifact, workers, 1)
     try:
         run_load(server.port, bodies, 500, 8, size["limit_s"])  # warm-up
-        res["http"] = []
-        for clients in (1, 8, 32):
-            r = run_load(server.port, bodies, size["load"], clients, size["limit_s"])
+        for _ in range(repeats):  # interleaved, so that load from elsewhere hits all alike
+            for clients, runs in levels.items():
+                r = run_load(server.port, bodies, size["load"], clients, size["limit_s"])
+                r["checked"] = check_samples(r, references, bodies)
+                runs.append(r)
+            r = swap_load(server, [artifact, partner], bodies, size["swap"], 32, SWAPS,
+                          size["limit_s"])
             r["checked"] = check_samples(r, references, bodies)
-            res["http"].append(r)
-            print(json.dumps({k: v for k, v in r.items() if k != "labels"}), flush=True)
-        r = swap_load(server, [artifact, partner], bodies, size["swap"], 32, SWAPS,
-                      size["limit_s"])
-        r["checked"] = check_samples(r, references, bodies)
-        res["swap"] = r
-        print(json.dumps(r), flush=True)
+            swaps.append(r)
+            print(json.dumps({"swap_rps": r["rps"], "errors": r["errors"]}), flush=True)
     finally:
         server.stop()
-    res["grid"] = []
-    for workers_n, intra in GRID:
-        server = Server(artifact, workers_n, intra)
-        try:
-            run_load(server.port, bodies, 300, 8, size["limit_s"])
-            r = run_load(server.port, bodies, size["grid"], 32, size["limit_s"])
-            r.pop("_samples")
-            res["grid"].append({"workers": workers_n, "intra": intra, **r})
-            print(json.dumps(res["grid"][-1]), flush=True)
-        finally:
-            server.stop()
+    res["http"] = [aggregate(runs) for runs in levels.values()]
+    res["swap"] = aggregate(swaps)
+    servers = {config: Server(artifact, *config) for config in GRID}
+    grid: dict = {config: [] for config in GRID}
+    try:
+        for srv in servers.values():
+            run_load(srv.port, bodies, 300, 8, size["limit_s"])  # warm-up
+        for _ in range(repeats):
+            for config, srv in servers.items():
+                r = run_load(srv.port, bodies, size["grid"], 32, size["limit_s"])
+                r.pop("_samples")
+                grid[config].append(r)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    res["grid"] = [{"workers": w, "intra": t, **aggregate(runs)}
+                   for (w, t), runs in grid.items()]
+    print(json.dumps([[g["workers"], g["intra"], g["rps"]] for g in res["grid"]]), flush=True)
     if args.skip_rss:
         res["rss"] = {"requests": 0, "errors": 0, "rss_before": float("nan"),
                       "rss_after": float("nan"), "rss_max": float("nan"), "wall_s": 0,
@@ -436,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("service_load.py", sys.argv[1:] if argv is None else argv)
     finish("service_load", args.quick, args.write and not args.quick, render(res, command,
            args.quick), res)
-    failed = sum(r["errors"] for r in res["http"]) + res["swap"]["errors"] + res["rss"]["errors"]
+    failed = sum(r["errors"] for r in [*res["http"], res["swap"], *res["grid"], res["rss"]])
     return 1 if failed else 0
 
 
