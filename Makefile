@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e ./runtime -e ".[dev]"
+	$(PIP) install -q -e "./runtime[spark,ray]" -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -26,7 +26,8 @@ import pytest
 from runtime_fakes import ISOLATED_ENV, PREBUILT_ENV, PREBUILT_STRING_ENV, isolated
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "pandas", "pyarrow", "onnx", "seqrec_trainer", "seqrec_export")
+HEAVY = ("torch", "pandas", "pyarrow", "onnx", "seqrec_trainer", "seqrec_export",
+         "pyspark", "ray")  # the engines are optional extras, imported lazily
 
 _CHECK_IMPORTS = """
 import json, sys, warnings
@@ -56,6 +57,17 @@ def _imported_heavy_modules(*args: str) -> list[str]:
 
 def test_import_does_not_pull_heavy_modules():
     assert _imported_heavy_modules() == []
+
+
+def test_engine_modules_import_no_engine():
+    """seqrec_runtime.spark / .ray / .cli import pyspark, ray and pyarrow only when used."""
+    code = ("import json, sys; import seqrec_runtime.spark, seqrec_runtime.ray, "
+            "seqrec_runtime.cli; print(json.dumps(sorted({m.split('.')[0] for m in "
+            f"sys.modules}} & set({HEAVY!r}))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 def test_loading_and_inference_do_not_pull_heavy_modules(request):
