@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .distributed import is_main_process
+from .distributed.launcher import add_launch_flags, join_torchrun_job, launch_from_cli
 from .errors import InvalidParameterError, SeqrecError
 
 _PRIOR_FLAGS = {"item_prior_weight": float, "item_prior_l2": float, "item_prior_kind": str,
@@ -59,6 +61,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     for name, kind in _HYPERPARAMS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
     p.add_argument("--verbose", type=int, default=1)
+    add_launch_flags(p)  # --nproc-per-node N: data-parallel training under torchrun
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -71,6 +74,9 @@ def _run_train(args: argparse.Namespace) -> int:
         SequentialScorer,
     )
 
+    if args.nproc_per_node is not None:  # this command again, on N ranks under torchrun
+        return launch_from_cli(args.command_line, args)
+    join_torchrun_job()  # under torchrun: join the process group (DDP training)
     _check_model_output(args.output)
     cls = SASRecClassifierEstimator if args.estimator == "classifier" else SASRecRegressorEstimator
     params = {k: getattr(args, k) for k in _HYPERPARAMS if getattr(args, k) is not None}
@@ -88,6 +94,8 @@ def _run_train(args: argparse.Namespace) -> int:
         valid_interactions_ds=InteractionsDataset(args.valid, args.schema) if args.valid else None,
     )
     recommender.save(args.output)
+    if not is_main_process():  # DDP: rank 0 saved the model and reports
+        return 0
     print(json.dumps({"saved": str(args.output), **recommender.training_summary_}, indent=1))
     return 0
 
@@ -236,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("seqrec").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
     handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend,
                 "refit-prior": _run_refit_prior}
     try:
