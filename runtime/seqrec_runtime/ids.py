@@ -92,7 +92,7 @@ def _normalize_object_ids(array: np.ndarray, column: str) -> np.ndarray:
     fast = all_plain_strings(array)
     if fast is not None:
         return fast
-    types = set()
+    types: set[type] = set()
     for i, v in enumerate(array):
         if isinstance(v, str):
             types.add(str)

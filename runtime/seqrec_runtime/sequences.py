@@ -250,7 +250,12 @@ def build_sequences(
         sorted_items = item_index
         order = None
     else:
-        users, user_codes = factorize(user_ids) if user_codes is None else (user_ids, user_codes)
+        if user_codes is None:
+            users, user_codes = factorize(user_ids)
+        else:
+            users = user_ids
+        if timestamps is None:
+            raise ValueError("build_sequences needs timestamps unless the rows are presorted")
         order = sort_order(user_codes, timestamps)
         counts = np.bincount(user_codes, minlength=len(users))
         sorted_items = item_index[order]

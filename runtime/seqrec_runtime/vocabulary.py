@@ -78,14 +78,14 @@ class ItemVocabulary:
         if len(self.ids) == 0 or len(ids) == 0:
             return np.zeros(len(ids), dtype=np.int64)
         if self._dense is not None:
-            low, table = self._dense
+            low, dense = self._dense
             offsets = ids - low  # ids are int64 here (same type as the vocabulary)
-            inside = (ids >= low) & (offsets >= 0) & (offsets < len(table))
-            return np.where(inside, table[np.where(inside, offsets, 0)], PAD_INDEX)
+            inside = (ids >= low) & (offsets >= 0) & (offsets < len(dense))
+            return np.where(inside, dense[np.where(inside, offsets, 0)], PAD_INDEX)
         if len(ids) >= HASH_MIN_ROWS:
-            table = self._key_table()
-            if table is not None:
-                return self._lookup(table, ids)
+            key_table = self._key_table()
+            if key_table is not None:
+                return self._lookup(key_table, ids)
         return self._search(ids)
 
     def _key_table(self) -> KeyTable | None:
@@ -93,12 +93,13 @@ class ItemVocabulary:
         ids share a hash or the keys cluster: lookups then binary-search the sorted ids)."""
         if self._table is None:
             keys = _keys(self.ids)
-            table: KeyTable | None = KeyTable()
-            try:
-                if len(np.unique(keys)) == len(keys):
+            table: KeyTable | None = None
+            if len(np.unique(keys)) == len(keys):  # else two string ids share a hash
+                table = KeyTable()
+                try:
                     table.add(keys)
-            except ProbeLimitError:  # clustered keys: binary search instead
-                table = None
+                except ProbeLimitError:  # clustered keys: binary search instead
+                    table = None
             self._table = (table if table is not None and len(table) == len(keys) else None,)
         return self._table[0]
 
