@@ -25,7 +25,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check trainer export runtime tests bench
+	$(PY) -m ruff check trainer export runtime tests bench examples
+	$(PY) -m mypy
 
 golden: $(STAMP)
 	$(PY) -m seqrec_export.golden tests/runtime/golden
