@@ -199,8 +199,10 @@ def in_process(artifact: Path, bodies: list[bytes], calls: int, threads: int,
                repeats: int) -> dict:
     """Per-call latency and calls/s of ``recommend_online`` and of the service's handler."""
     sys.path.insert(0, str(SERVICE))
-    from payloads import Limits, handle_single
+    from payloads import Limits, handle_single, quiet_runtime_warnings
     from seqrec_runtime import ModelHolder
+
+    quiet_runtime_warnings()  # as the service does
 
     holder = ModelHolder(providers=["CPUExecutionProvider"], intra_op_num_threads=1)
     model = holder.swap(artifact)

@@ -26,7 +26,6 @@ import hmac
 import json
 import logging
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +38,15 @@ from payloads import (
     RequestTooLargeError,
     handle_batch,
     handle_single,
+    quiet_runtime_warnings,
 )
-from seqrec_runtime import ColdUserWarning, LoadedModel, ModelHolder, NoModelError, SeqrecError
+from seqrec_runtime import (
+    ArtifactError,
+    LoadedModel,
+    ModelHolder,
+    NoModelError,
+    SeqrecError,
+)
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -172,6 +178,9 @@ class Service:
             return _error(503, exc, None)
         except MalformedRequestError as exc:
             return _error(400, exc, model)
+        except ArtifactError as exc:  # the model failed, not the request
+            LOG.error("model %s failed: %s", model.sha256 if model else None, exc)
+            return _error(500, exc, model)
         except SeqrecError as exc:
             return _error(422, exc, model)
         except Exception as exc:  # a bug, not the client's fault: log it, keep serving
@@ -242,9 +251,7 @@ def _describe(model: LoadedModel) -> dict[str, Any]:
 
 def create_app(config: ServiceConfig) -> Starlette:
     """The ASGI application (run it with uvicorn: see ``serve.py``)."""
-    # The answers say what the warnings would: fewer items, or "skipped_unknown".
-    warnings.filterwarnings("ignore", category=ColdUserWarning)
-    warnings.filterwarnings("ignore", message="exclude_seen leaves only", category=UserWarning)
+    quiet_runtime_warnings()
     service = Service(config)
     routes = [
         Route("/recommend", service.recommend, methods=["POST"]),

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from seqrec_runtime import (
+    ColdUserWarning,
     EmptyInputError,
     InvalidParameterError,
     InvalidParameterTypeError,
@@ -108,7 +110,21 @@ def parse_options(payload: dict[str, Any], runtime: SeqrecRuntime, limits: Limit
         raise InvalidParameterError(
             f"unknown_items must be one of {list(UNKNOWN_POLICIES)}, got {unknown_items!r}"
         )
-    return Options(top_k, payload.get("exclude_seen", True), unknown_items)
+    exclude_seen = payload.get("exclude_seen", True)
+    # The runtime's own checks of top_k and exclude_seen: an empty history takes the
+    # popularity fallback, so this runs no model.
+    runtime.recommend_online([], top_k=top_k, exclude_seen=exclude_seen)
+    return Options(top_k, exclude_seen, unknown_items)
+
+
+def quiet_runtime_warnings() -> None:
+    """Silence the runtime warnings whose news the answers carry themselves.
+
+    ``ColdUserWarning`` (answered with ``skipped_unknown``) and the top-k clipping of
+    ``exclude_seen`` (answered with fewer items). Process-wide: call it once at start-up.
+    """
+    warnings.filterwarnings("ignore", category=ColdUserWarning)
+    warnings.filterwarnings("ignore", message="exclude_seen leaves only", category=UserWarning)
 
 
 def _history(value: Any, where: str) -> list:

@@ -214,6 +214,10 @@ BAD_REQUESTS = [
      "exclude_seen must be True or False"),
     ({"history": ["item-001"], "unknown_items": "drop"}, 422, "InvalidParameterError",
      "unknown_items must be one of"),
+    ({"history": ["item-001"], "top_k": None}, 422, "InvalidParameterTypeError",
+     "top_k must be an int, got None"),
+    ({"history": [f"item-{i:03d}" for i in range(1, 41)]}, 422, "InvalidParameterError",
+     "history: exclude_seen=True leaves no candidate item"),
 ]
 
 
