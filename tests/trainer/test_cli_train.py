@@ -106,7 +106,9 @@ def test_outputs_that_are_not_models_are_never_replaced(files, tmp_path, capsys)
     assert "not a saved seqrec model" in capsys.readouterr().err
     assert (unrelated / "keep.txt").read_text() == "precious" and train.read_text() == before
     assert main(["train", *args, "--output", str(tmp_path / "model")]) == 0
-    assert main(["train", *args, "--output", str(tmp_path / "model")]) == 0  # a model: replaced
+    assert main(["train", *args, "--output", str(tmp_path / "model")]) == 2  # a model: ...
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["train", *args, "--output", str(tmp_path / "model"), "--overwrite"]) == 0
     refit = ["refit-prior", str(tmp_path / "model"), "--interactions", str(train)]
     assert main([*refit, "--output", str(unrelated)]) == 2
     assert main([*refit, "--output", str(tmp_path)]) == 2  # holds the model
@@ -137,5 +139,5 @@ def test_train_and_recommend_read_a_sasrec_text_file(tmp_path, synthetic_table, 
     capsys.readouterr()
     assert main(["recommend", str(out), "--interactions", str(text), "--top-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "USER_ID,RANK,ITEM_ID"
+    assert lines[0] == "USER_ID,RANK,ITEM_ID,SCORE"
     assert len(lines) == 1 + 3 * len(set(synthetic_table["USER_ID"].tolist()))

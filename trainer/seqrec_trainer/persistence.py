@@ -120,6 +120,15 @@ def _as_path(path: Any) -> Path:
 def read_config(path: str | Path) -> dict[str, Any]:
     """Read and check ``config.json`` of a saved model directory."""
     path = _as_path(path)
+    if not path.is_dir():
+        raise ArtifactError(f"no such model directory: {path}" if not path.exists()
+                            else f"{path} is a file, not a saved seqrec model directory")
+    if (path / "manifest.json").is_file():
+        raise UnsupportedFormatError(
+            f"{path} is an exported ONNX artifact, not a saved model: serve it with "
+            f"seqrec_runtime.load({str(path)!r}) (or seqrec recommend {path}); "
+            "SequentialRecommender.load reads directories written by save() / seqrec train"
+        )
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise ArtifactError(f"{path} is not a saved seqrec model: missing {missing}")

@@ -49,7 +49,9 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="file format (default: guessed from the file name)",
     )
-    parser.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both")
+    parser.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both",
+                        help="full: rank the test item among all items; sampled: among "
+                        "--n-negatives sampled ones; both (default: both)")
     parser.add_argument(
         "--ks", type=parse_ks, default="10,20", help="comma-separated cutoffs (default 10,20)"
     )
@@ -68,6 +70,9 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="OUT",
         help="also write the results as JSON to OUT",
     )
+    from ..data.columns import add_column_flags
+
+    add_column_flags(parser, "--data")
     parser.set_defaults(func=run_evaluate)
     return parser
 
@@ -123,12 +128,23 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _read_data(args: argparse.Namespace) -> Any:
+    """``--data`` read by its format's loader, or as the column flags / --schema say."""
+    from ..cli import require_file
+    from ..data.columns import column_mapping, read_interactions
+
+    require_file(str(args.data), "--data")
+    if column_mapping(args) or getattr(args, "schema", None):
+        return read_interactions(args.data, args).fetch_data()
+    return load_interactions(args.data, args.format)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``seqrec evaluate``; prints the table and returns the exit code."""
     ks = parse_ks(args.ks) if isinstance(args.ks, str) else tuple(args.ks)
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     try:
-        data = load_interactions(args.data, args.format)
+        data = _read_data(args)
     except (SeqrecError, OSError) as exc:
         print(f"seqrec evaluate: error: {exc}", file=sys.stderr)
         return 2

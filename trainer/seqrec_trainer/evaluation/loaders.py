@@ -35,6 +35,7 @@ _INT_RE = re.compile(rb"[+-]?\d+")
 _INT64_LIMIT = 2**63
 _BOM = b"\xef\xbb\xbf"
 _TRAILING_BLANKS = re.compile(rb"[ \t]+(?=\r?$)", re.MULTILINE)
+_MOVIELENS_CSV_HEADER = "userId,movieId,rating,timestamp"
 _ML_NAMES = [USER_ID, ITEM_ID, OUTCOME, TIMESTAMP]  # MovieLens column order (rating = OUTCOME)
 
 
@@ -209,7 +210,7 @@ def load_movielens_csv(path: PathLike) -> Table:
     """
     raw = _without_trailing_blanks(read_bytes(path)).removeprefix(_BOM)
     header = raw.split(b"\n", 1)[0].strip().decode("utf-8", "replace")
-    expected = "userId,movieId,rating,timestamp"
+    expected = _MOVIELENS_CSV_HEADER
     if header.replace(" ", "") != expected:
         raise DataFileError(f"{path}: line 1: expected the header {expected!r}, got {header!r}")
     types = {**dict.fromkeys(_ML_NAMES, pa.int64()), OUTCOME: pa.float64()}
@@ -273,8 +274,9 @@ def detect_format(path: PathLike) -> str:
     """Guess the format from the file name (and, for CSV, the header).
 
     ``*.txt[.gz]`` -> ``sasrec``, ``*.dat[.gz]`` -> ``movielens-dat``, ``*.parquet`` ->
-    ``parquet``, ``*.csv[.gz]`` -> ``movielens-csv`` when the header is MovieLens',
-    else ``csv``.
+    ``parquet``, ``*.csv[.gz]`` -> ``movielens-csv`` when the header is exactly
+    MovieLens' ``userId,movieId,rating,timestamp``, else ``csv`` (so a file of another
+    layout, e.g. ``userId,movieId,timestamp``, is read by its header and column names).
     """
     name = Path(path).name.lower()
     if name.endswith(".gz"):
@@ -287,7 +289,8 @@ def detect_format(path: PathLike) -> str:
         return "parquet"
     if name.endswith(".csv"):
         header = _first_line(path)
-        return "movielens-csv" if header.startswith(b"userId,movieId") else "csv"
+        exact = header.replace(b" ", b"") == _MOVIELENS_CSV_HEADER.encode()
+        return "movielens-csv" if exact else "csv"
     raise DataFileError(
         f"{path}: cannot tell the format from the file name; pass one of {sorted(LOADERS)}"
     )
