@@ -128,6 +128,48 @@ def train_recommender(out: Path, rank: int) -> None:
     (out / f"recommender.rank{rank}.json").write_text(json.dumps(record))
 
 
+def sharded_table() -> dict[str, np.ndarray]:
+    """70 users over 200 items: each rank's files miss some items of the catalogue."""
+    from seqrec_trainer.datasets import make_sequential_interactions
+
+    return make_sequential_interactions(n_users=70, n_items=200, min_length=3, max_length=20,
+                                        random_state=14)
+
+
+def sharded_parquet(out: Path, rank: int) -> None:
+    """Each rank reads its own files of a user-partitioned Parquet directory."""
+    import torch.distributed as dist
+    from seqrec_trainer import ItemsDataset
+    from seqrec_trainer.distributed import read_rank_table, write_user_partitions
+
+    data = sharded_table()
+    if rank == 0:
+        write_user_partitions(data, out / "parts", n_files=5)
+    dist.barrier()
+    table = read_rank_table(out / "parts")
+    catalogue = ItemsDataset({"ITEM_ID": np.unique(data["ITEM_ID"])})
+
+    def train(items, **params):
+        estimator = SASRecClassifierEstimator(**{**TINY, "loss_fn_name": "ce", "epochs": 2,
+                                                 "batch_size": 16, **params})
+        recommender = SequentialRecommender(SequentialScorer(estimator), max_len=8)
+        return recommender.train(items_ds=items, interactions_ds=InteractionsDataset(table))
+
+    recommender = train(catalogue)
+    network = recommender.scorer.estimator.network_
+    record = {
+        "users": sorted(int(u) for u in np.unique(table.column("USER_ID").to_numpy())),
+        "popularity": recommender.scorer.popularity_.tolist(),
+        "item_ids": recommender.item_ids_.tolist(),
+        "weights": fingerprint(*(p.detach().numpy() for p in network.parameters())),
+        "n_train_sequences": recommender.training_summary_["n_train_sequences"],
+    }
+    (out / f"sharded_parquet.rank{rank}.json").write_text(json.dumps(record))
+    expect_error("sharded_without_catalogue", out, rank, lambda: train(None))
+    expect_error("sharded_with_prior", out, rank, lambda: train(catalogue,
+                                                                item_prior_weight=1.0))
+
+
 def suite_failure(out: Path, rank: int, world: int) -> None:
     """The last rank raises during its second epoch; the job must end, not hang."""
 
@@ -144,6 +186,7 @@ def suite_failure(out: Path, rank: int, world: int) -> None:
 def suite_training(out: Path, rank: int, world: int) -> None:
     suite_parity(out, rank, world)
     suite_edges(out, rank, world)
+    sharded_parquet(out, rank)
 
 
 SUITES = {"training": suite_training, "failure": suite_failure}

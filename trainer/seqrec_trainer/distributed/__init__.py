@@ -19,6 +19,7 @@ from .context import (
     launched_by_torchrun,
     rank_device,
 )
+from .parquet import read_rank_table, write_user_partitions
 from .sharding import ShardLayout, agree_layout
 from .steps import DistributedSteps, gradient_bytes
 
@@ -38,5 +39,7 @@ __all__ = [
     "is_main_process",
     "launched_by_torchrun",
     "rank_device",
+    "read_rank_table",
     "share_prepared_data",
+    "write_user_partitions",
 ]

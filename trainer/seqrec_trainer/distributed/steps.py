@@ -20,8 +20,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..errors import InvalidParameterError
 from ..estimator.losses import ce_loss, sampled_softmax_loss
-from .context import compression
+from .context import COMPRESSION_ENV, compression
 from .sharding import ShardLayout
 
 logger = logging.getLogger("seqrec")
@@ -107,6 +108,13 @@ class DistributedSteps:
             gradient_as_bucket_view=True,  # gradients live in DDP's buckets: no extra copy
         )
         self.compression = compression()
+        if self.compression == "bf16" and self.context.backend != "nccl":
+            raise InvalidParameterError(
+                f"{COMPRESSION_ENV}=bf16 (DDP's bfloat16 gradient compression) needs the NCCL "
+                f"backend (GPU ranks); this job runs on {self.context.backend!r}. Unset it "
+                "(CPU ranks on one machine all-reduce in memory, where compression saves "
+                "nothing)"
+            )
         if self.compression == "bf16":
             from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import (
                 bf16_compress_hook,
