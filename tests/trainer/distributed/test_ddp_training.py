@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 from conftest import max_abs_diff
 from ddp_worker import TINY, random_windows, validation, window_outcomes
 from seqrec_trainer import SASRecClassifierEstimator
+from seqrec_trainer.errors import InvalidParameterError
 
 #: Attention key biases get a gradient that is 0 in exact arithmetic (softmax is
 #: shift-invariant), so Adam turns float rounding noise in it into +-lr steps; they change
@@ -98,3 +100,17 @@ def test_bad_input_on_one_rank_raises_the_same_error_on_every_rank(trained_2rank
     assert own["error"] == other["error"] == "InvalidParameterError"
     assert "OUTCOME as a label in [0, 1]" in own["message"]
     assert other["message"] == f"rank 1: {own['message']}"
+
+
+@pytest.mark.parametrize(("value", "message"), [("bf16", "needs the NCCL backend"),
+                                                ("zstd", "is not one of")])
+def test_gradient_compression_that_cannot_run_is_a_clear_error(tmp_path, monkeypatch, value,
+                                                                message):
+    monkeypatch.setenv("SEQREC_DDP_COMPRESSION", value)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        with pytest.raises(InvalidParameterError, match=message):
+            one_process(random_windows(10, seed=15), loss_fn_name="ce", epochs=1)
+    finally:
+        dist.destroy_process_group()
