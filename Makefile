@@ -3,11 +3,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# The CPU wheel of torch; override for CUDA, e.g. `make install TORCH_SPEC="torch==2.13.0 --index-url ..."`.
+# torch as the package index resolves it (the CPU build where the index offers one).
+# GPU training: `make install-cuda` replaces it by a CUDA build and checks that torch sees CUDA.
 TORCH_SPEC ?= torch==2.13.0
+# Where install-cuda looks: PyPI's Linux wheel of torch is built with CUDA; for another
+# CUDA version use PyTorch's index, e.g. TORCH_CUDA_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_CUDA_INDEX ?= https://pypi.org/simple
 STAMP := $(VENV)/.seqrec-installed
 
-.PHONY: install demo test lint golden bench bench-quick bench-quality fuzz clean
+.PHONY: install install-cuda demo test lint golden bench bench-quick bench-quality fuzz clean
 
 $(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +21,10 @@ $(STAMP): pyproject.toml runtime/pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+install-cuda: $(STAMP)
+	$(PIP) install --force-reinstall --index-url $(TORCH_CUDA_INDEX) "torch==2.13.0,!=2.13.0+cpu"
+	$(PY) -c "import torch; assert torch.version.cuda, 'torch ' + torch.__version__ + ' has no CUDA'; print('torch', torch.__version__, 'built with CUDA', torch.version.cuda, '- GPU visible:', torch.cuda.is_available())"
 
 demo: $(STAMP)
 	$(PY) -m seqrec_trainer.demo --output demo_output

@@ -34,6 +34,13 @@ _MAX_THREADS = 2**31 - 1
 ProviderSpec = str | tuple[str, Mapping[str, Any]]
 
 
+#: The one install line for GPU serving. ``onnxruntime-gpu`` provides the same
+#: ``onnxruntime`` module as the CPU wheel, so the two must never be installed together:
+#: the CPU build is removed first (there is deliberately no ``seqrec-runtime[gpu]`` extra,
+#: which would install both).
+GPU_INSTALL = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
+
+
 class ProviderWarning(UserWarning):
     """A requested execution provider is not available or was not used by the session."""
 
@@ -106,8 +113,7 @@ def resolve_providers(
     if missing:
         message = (
             f"execution provider(s) {missing} are not available; {_available_text()}. "
-            "For CUDA install onnxruntime-gpu instead of onnxruntime "
-            "(pip install 'seqrec-runtime[gpu]')"
+            f"For CUDA, replace the CPU build of onnxruntime by the GPU build: {GPU_INSTALL}"
         )
         if strict:
             raise ProviderError(message)

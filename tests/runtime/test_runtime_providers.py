@@ -171,3 +171,27 @@ def test_every_graph_session_is_checked_not_only_the_scores_one(fake_artifact, m
     with pytest.raises(ProviderError, match="did not enable"):
         seqrec_runtime.load(fake_artifact, providers=["CPUExecutionProvider"],
                             strict_providers=True)
+
+
+def test_gpu_advice_is_one_line_that_replaces_the_cpu_build(fake_artifact):
+    """The advice never installs onnxruntime-gpu beside onnxruntime (same module name)."""
+    import re
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")
+
+    name = _unavailable_provider()
+    with pytest.raises(ProviderError) as info:
+        seqrec_runtime.load(fake_artifact, providers=[name], strict_providers=True)
+    assert prov.GPU_INSTALL in str(info.value) and "[gpu]" not in str(info.value)
+    assert prov.GPU_INSTALL.startswith("pip uninstall -y onnxruntime &&")
+    root = Path(__file__).resolve().parents[2]
+    runtime_project = tomllib.loads((root / "runtime" / "pyproject.toml").read_text())
+    extras = runtime_project["project"].get("optional-dependencies", {})
+    assert not any("onnxruntime-gpu" in req for reqs in extras.values() for req in reqs)
+    for doc in [root / "README.md", root / "runtime" / "README.md", *root.glob("docs/*.md")]:
+        text = doc.read_text(encoding="utf-8")
+        assert "seqrec-runtime[gpu]" not in text, doc
+        for line in text.splitlines():  # every install of the GPU build removes the CPU one
+            if "pip install onnxruntime-gpu" in line:
+                assert re.search(r"pip uninstall (-y )?onnxruntime && pip install", line), line

@@ -183,6 +183,20 @@ class SASRecEstimatorBase(ParamsMixin):
         self.item_prior_kind = item_prior_kind
         self.item_prior_rank = item_prior_rank
 
+    @classmethod
+    def from_data(cls, interactions: Any, **overrides: Any) -> SASRecEstimatorBase:
+        """An estimator with the ``auto`` recipe's parameters for ``interactions``.
+
+        The recipe (and why it chose each value) is ``estimator.auto_recipe_``; see
+        :func:`seqrec_trainer.auto_recipe.auto_recipe`. ``overrides`` win.
+        """
+        from ..auto_recipe import auto_recipe
+
+        recipe = auto_recipe(interactions)
+        estimator = cls(**{**recipe.params, **overrides})
+        estimator.auto_recipe_ = recipe
+        return estimator
+
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
         positive_ints = (
