@@ -12,6 +12,10 @@ history. Each change from the previous recipe was chosen on the validation item
 NDCG@10 constraint); the numbers are reproduced by ``make bench-quality``.
 
 ``"sasrec-paper"``: the original paper's BCE configuration, kept as a baseline.
+
+``"auto"`` is not a fixed table: it reads the training data
+(:func:`seqrec_trainer.auto_recipe.auto_recipe`, ``SASRecClassifierEstimator.from_data``,
+``seqrec train --preset auto``).
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def get_preset(name: str) -> dict[str, Any]:
     """A copy of preset ``name``'s parameters."""
+    if name == "auto":
+        raise InvalidParameterError(
+            "preset 'auto' is chosen from the training data: use "
+            "SASRecClassifierEstimator.from_data(interactions) or `seqrec train --preset auto`"
+        )
     if name not in PRESETS:
         raise InvalidParameterError(f"unknown preset {name!r}; available: {sorted(PRESETS)}")
     return dict(PRESETS[name])

@@ -18,8 +18,11 @@ from typing import Any
 
 from seqrec_runtime.errors import SeqrecError
 
+from ..errors import InvalidParameterError
+from .baselines import fit_baselines
+from .holdout import compare_with_baselines, evaluate_with_baselines, train_and_evaluate
 from .loaders import LOADERS, load_interactions
-from .protocols import PROTOCOLS, evaluate_many
+from .protocols import PROTOCOLS
 from .split import leave_one_out_split
 
 ARTIFACT_FORMAT = "seqrec-onnx-artifact"
@@ -33,14 +36,47 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Split --data leave-one-out per user (last item = test, second to last = "
             "validation) and rank each user's test item given the rest of the history. "
-            "The model must have been trained on the same split's train rows only."
+            "The model must have been trained on the same split's train rows only (a warning "
+            "says when it knows items that only the test rows hold); --train trains one that "
+            "is. Popularity and an item-item baseline fitted on the same training rows are "
+            "reported beside the model."
         ),
     )
     parser.add_argument(
         "--model",
-        required=True,
         type=Path,
-        help="trainer model directory or exported artifact directory",
+        default=None,
+        help="trainer model directory or exported artifact directory (or use --train)",
+    )
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="split --data, train --recipe on its training rows (validation item for early "
+        "stopping) and evaluate that model: one command from a file to honest numbers",
+    )
+    parser.add_argument(
+        "--recipe",
+        default="auto",
+        help="with --train: auto (default, chosen from the data), a preset name (ml-1m, "
+        "sasrec-paper) or plain",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="with --train: override a recipe parameter (JSON value), e.g. epochs=5",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="with --train: also save the trained model to this directory",
+    )
+    parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the popularity and item-item baselines",
     )
     parser.add_argument("--data", required=True, type=Path, help="interaction file")
     parser.add_argument(
@@ -128,6 +164,56 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """``["epochs=5"]`` -> ``{"epochs": 5}`` (values read as JSON, else as text)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameterError(f"--set expects PARAM=VALUE, got {pair!r}")
+        try:
+            overrides[key] = json.loads(text)
+        except ValueError:
+            overrides[key] = text
+    return overrides
+
+
+def seen_test_warning(model: Any, split: Any) -> str | None:
+    """A warning when ``model`` has seen the split's test items, else ``None``.
+
+    Evidence: the model knows items that occur only in the test rows, or (trainer models)
+    it was trained on more rows than the split's training rows.
+    """
+    import numpy as np
+
+    known = np.asarray(model.item_ids_)
+    earlier = np.concatenate([split.train["ITEM_ID"], split.valid["ITEM_ID"]])
+    only_test = np.setdiff1d(split.test["ITEM_ID"], earlier)
+    leaked = np.intersect1d(only_test, known) if len(only_test) and len(known) else []
+    summary = getattr(model, "training_summary_", None) or {}
+    n_trained = summary.get("n_interactions")
+    n_train = len(split.train["USER_ID"])
+    reasons = []
+    if len(leaked):
+        reasons.append(f"it knows {len(leaked)} item(s) that only the test rows hold "
+                       f"(e.g. {getattr(leaked[0], 'item', lambda: leaked[0])()!r})")
+    if n_trained is not None and n_trained > n_train:
+        reasons.append(f"it was trained on {n_trained} rows, more than the split's {n_train} "
+                       "training rows")
+    if not reasons:
+        return None
+    return ("WARNING: the model has seen the test items: " + "; ".join(reasons) + ". Its "
+            "scores are optimistic. Train on the split's training rows (seqrec evaluate "
+            "--train does it in one command).")
+
+
+def _print_results(results: dict[str, dict[str, dict[str, Any]]], names: dict[str, str]) -> None:
+    for name, per_protocol in results.items():
+        label = "model" if name == "model" else f"{name} ({names.get(name, name)})"
+        print(f"== {label}")
+        print(format_table(per_protocol))
+
+
 def _read_data(args: argparse.Namespace) -> Any:
     """``--data`` read by its format's loader, or as the column flags / --schema say."""
     from ..cli import require_file
@@ -143,8 +229,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``seqrec evaluate``; prints the table and returns the exit code."""
     ks = parse_ks(args.ks) if isinstance(args.ks, str) else tuple(args.ks)
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
+    train = getattr(args, "train", False)
+    if (args.model is None) == (not train):
+        print("seqrec evaluate: error: give --model MODEL or --train (not both)", file=sys.stderr)
+        return 2
     try:
         data = _read_data(args)
+        overrides = parse_sets(getattr(args, "set", []))
     except (SeqrecError, OSError) as exc:
         print(f"seqrec evaluate: error: {exc}", file=sys.stderr)
         return 2
@@ -154,30 +245,50 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"data: {args.data} | {len(data['USER_ID'])} rows | leave-one-out: "
         f"{len(split.train['USER_ID'])} train rows, {n_test} valid/test users"
     )
-    model = load_model(args.model)
-    results = evaluate_many(
-        model,
-        split.test_input,
-        split.test,
-        protocols,
-        ks,
-        args.n_negatives,
-        args.seed,
-        args.batch_size,
-    )
-    print(format_table(results))
+    with_baselines = not getattr(args, "no_baselines", False)
+    baselines = fit_baselines(split.train) if with_baselines else []
+    if train:
+        trained = train_and_evaluate(split, getattr(args, "recipe", "auto"), overrides,
+                                     ks, protocols, baselines=baselines)
+        model = trained["recommender"]
+        print(f"trained in {trained['train_seconds']:.1f} s on {len(split.train['USER_ID'])} "
+              "rows (validation item for early stopping)")
+        output = getattr(args, "output", None)
+        if output is not None:
+            model.save(output)
+            if trained["recipe"] is not None:
+                trained["recipe"].save(Path(output) / "auto_recipe.json")
+    else:
+        model = load_model(args.model)
+        warning = seen_test_warning(model, split)
+        if warning:
+            print(warning, file=sys.stderr)
+    everything = evaluate_with_baselines(model, split, "test", protocols, ks, baselines,
+                                         args.seed, args.n_negatives, args.batch_size)
+    results = everything["model"]
+    _print_results(everything, {b.name: b.description for b in baselines})
     for name, res in results.items():
         if res["n_skipped"]:
             print(
                 f"{name}: skipped {res['n_skipped_unknown_target']} user(s) whose test item "
                 f"the model does not know, {res['n_skipped_no_history']} without history"
             )
+    verdict = []
+    if baselines:
+        main_protocol = "full" if "full" in results else protocols[0]
+        metric = "NDCG@10" if 10 in ks else f"NDCG@{ks[0]}"
+        verdict = compare_with_baselines({k: v[main_protocol] for k, v in everything.items()},
+                                         metric)
+        for line in verdict:
+            print(f"{main_protocol}: {line}")
     if args.json is not None:
         payload = {
-            "model": str(args.model),
+            "model": str(args.model) if args.model is not None else "trained (--train)",
             "data": str(args.data),
             "seed": args.seed,
             "results": results,
+            "baselines": {k: v for k, v in everything.items() if k != "model"},
+            "verdict": verdict,
         }
         args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return 0

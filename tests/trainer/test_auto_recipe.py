@@ -1,0 +1,119 @@
+"""The ``auto`` recipe: rules read from the data's shape, explanation, prior-weight choice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from seqrec_trainer import SASRecClassifierEstimator, SequentialRecommender, SequentialScorer
+from seqrec_trainer.auto_recipe import (
+    FULL_SOFTMAX_ITEMS,
+    auto_recipe,
+    choose_prior_weight,
+)
+from seqrec_trainer.cli import main
+from seqrec_trainer.errors import EmptyInputError, InvalidParameterError
+from seqrec_trainer.evaluation import evaluate, leave_one_out_split
+from seqrec_trainer.presets import get_preset
+
+
+def _table(lengths, n_items, seed=0):
+    """One row per interaction; user ``u`` has ``lengths[u]`` items drawn from ``n_items``."""
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    users = np.repeat(np.arange(len(lengths)), lengths)
+    items = rng.integers(1, n_items + 1, len(users))
+    items[: min(n_items, len(items))] = np.arange(1, min(n_items, len(items)) + 1)  # all used
+    return {"USER_ID": users, "ITEM_ID": items, "TIMESTAMP": np.arange(len(users))}
+
+
+def test_long_histories_resolve_to_exactly_the_ml1m_preset():
+    # MovieLens-1M's shape: >= 1,000 users, median history >= 50, a few thousand items
+    recipe = auto_recipe(_table(np.full(1000, 60), 3000))
+    assert recipe.params == get_preset("ml-1m")
+    assert not recipe.tune_prior_weight
+    estimator = SASRecClassifierEstimator.from_data(_table(np.full(1000, 60), 3000),
+                                                    random_state=0)
+    preset = SASRecClassifierEstimator.from_preset("ml-1m", random_state=0)
+    assert estimator.get_params() == preset.get_params()
+
+
+def test_short_histories_over_a_large_catalogue():
+    recipe = auto_recipe(_table(np.full(4000, 6), FULL_SOFTMAX_ITEMS + 1000))
+    p = recipe.params
+    assert (p["loss_fn_name"], p["item_prior_kind"], p["max_len"]) == (
+        "sampled_softmax", "low_rank", 50)
+    assert (p["history_windows"], p["dropout_rate"], p["hidden_units"]) == ("last", 0.5, 64)
+    assert p["num_negatives"] > 1 and recipe.tune_prior_weight
+
+
+def test_few_users_with_long_histories():
+    lengths = np.r_[np.full(50, 30), np.full(50, 400)]
+    recipe = auto_recipe(_table(lengths, 800))
+    p = recipe.params
+    assert (p["loss_fn_name"], p["item_prior_kind"], p["max_len"], p["history_windows"]) == (
+        "ce", "ease", 200, "all")
+    assert p["dropout_rate"] == 0.2
+
+
+def test_explanation_names_every_choice_and_saves(tmp_path):
+    recipe = auto_recipe(_table(np.full(300, 12), 500))
+    text = recipe.to_text()
+    for name in recipe.params:
+        assert f"  {name} = " in text
+    assert "300 users" in text and "500 items" in text
+    recipe.save(tmp_path / "r.json")
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["params"] == recipe.params and saved["data"]["n_users"] == 300
+
+
+def test_empty_table_and_auto_as_a_fixed_preset_are_refused():
+    with pytest.raises(EmptyInputError):
+        auto_recipe({"USER_ID": np.array([], int), "ITEM_ID": np.array([], int)})
+    with pytest.raises(InvalidParameterError, match="from_data"):
+        get_preset("auto")
+
+
+def test_overrides_win_over_the_recipe():
+    estimator = SASRecClassifierEstimator.from_data(_table(np.full(300, 12), 500), epochs=3)
+    assert estimator.epochs == 3
+    assert estimator.auto_recipe_.params["epochs"] == 200
+
+
+def test_prior_weight_is_the_best_on_validation(synthetic_table):
+    split = leave_one_out_split(synthetic_table)
+    recipe = auto_recipe(split.train)
+    estimator = SASRecClassifierEstimator(**{**recipe.params, "epochs": 1, "hidden_units": 16,
+                                             "max_len": 12, "random_state": 0})
+    recommender = SequentialRecommender(SequentialScorer(estimator), max_len=12)
+    recommender.train(interactions_ds=split.train, valid_interactions_ds=split.valid)
+    grid = (0.0, 1.0, 5.0)
+    scores = choose_prior_weight(recommender, split.train, split.train, split.valid, recipe,
+                                 grid)
+    best = max(grid, key=lambda w: (scores[w], -w))
+    assert recipe.chosen["item_prior_weight"] == best == estimator.item_prior_weight
+    # each recorded score is what a plain refit at that weight gives
+    for weight in grid:
+        recommender.refit_item_prior(split.train, item_prior_weight=weight)
+        again = evaluate(recommender, split.train, split.valid, ks=(10,))["NDCG@10"]
+        assert again == pytest.approx(scores[weight], abs=2e-5)
+
+
+def test_cli_train_with_preset_auto_saves_its_recipe(tmp_path, synthetic_table, capsys):
+    split = leave_one_out_split(synthetic_table)
+    train, valid = tmp_path / "train.csv", tmp_path / "valid.csv"
+    pd.DataFrame(split.train).to_csv(train, index=False)
+    pd.DataFrame(split.valid).to_csv(valid, index=False)
+    out = tmp_path / "model"
+    code = main(["train", "--interactions", str(train), "--valid", str(valid), "--output",
+                 str(out), "--preset", "auto", "--epochs", "1", "--hidden-units", "16",
+                 "--max-len", "12", "--verbose", "0"])
+    assert code == 0
+    saved = json.loads((out / "auto_recipe.json").read_text())
+    assert saved["params"]["loss_fn_name"] == "ce"
+    assert "item_prior_weight" in saved["chosen_after_training"]
+    assert "auto recipe for" in capsys.readouterr().err
+    model = SequentialRecommender.load(out)
+    assert model.scorer.estimator.item_prior_weight == saved["params"]["item_prior_weight"]
