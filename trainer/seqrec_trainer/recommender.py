@@ -319,7 +319,8 @@ class SequentialRecommender:
 
         The training curve goes beside them (``training_curve.csv`` and ``.png``: loss and
         validation metrics per epoch); where is printed when the estimator's ``verbose``
-        shows progress (see :mod:`.training_log`), else logged.
+        shows progress (see :mod:`.training_log`), else logged. In a ``torch.distributed``
+        job only rank 0 writes (the other ranks hold the same model and return ``path``).
         """
         from .persistence import save_recommender
         from .training_log import CURVE_CSV, CURVE_PNG, resolve_verbosity
