@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -164,3 +166,16 @@ def test_concurrent_requests_never_mix_models_during_swaps(fake_artifact, tmp_pa
         assert sum(f.result(timeout=60) for f in futures) >= 80
     assert seen_shas <= {artifact_sha256(fake_artifact), artifact_sha256(other)}
     assert holder.current().path == Path(fake_artifact)
+
+
+def test_swapped_out_model_is_freed_once_no_request_holds_it(fake_artifact,
+                                                             fake_string_artifact):
+    holder = ModelHolder(**CPU)
+    request_snapshot = holder.swap(fake_artifact)  # a request still running on it
+    old = weakref.ref(request_snapshot.runtime)
+    holder.swap(fake_string_artifact)
+    gc.collect()
+    assert old() is not None  # the running request keeps it alive
+    del request_snapshot
+    gc.collect()
+    assert old() is None
