@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seqrec_runtime.artifact import FORMAT
 from seqrec_runtime.errors import SeqrecError
 
 from ..errors import InvalidParameterError
@@ -25,7 +26,7 @@ from .loaders import LOADERS, load_interactions
 from .protocols import PROTOCOLS
 from .split import leave_one_out_split
 
-ARTIFACT_FORMAT = "seqrec-onnx-artifact"
+ARTIFACT_FORMAT = FORMAT  # the runtime owns the artifact format
 
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
