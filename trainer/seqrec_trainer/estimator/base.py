@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import logging
-import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..data.windows import HISTORY_WINDOWS
 from ..errors import InvalidParameterError, NotFittedError
 from ..model import SASRecNetwork
 from ..model.item_prior import (
     check_prior_params,
     check_prior_size,
-    cooccurrence_gram,
-    ease_matrix,
-    low_rank_ridge,
+    fit_item_prior,
 )
 from ..training_log import resolve_verbosity
+from .checks import AUTO_PATIENCE, DEFAULT_PATIENCE, check_estimator_params
 from .losses import LossFn
 from .params import ParamsMixin
-from .precision import PRECISIONS, autocast_dtype, resolve_precision
+from .precision import autocast_dtype, resolve_precision
 from .training import LoopConfig, TrainingData, ValidationData, run_training
 
 logger = logging.getLogger("seqrec")
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-_MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
 _PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
-#: ``early_stopping_patience="auto"``: this many epochs when validation data is given.
-AUTO_PATIENCE, DEFAULT_PATIENCE = "auto", 5
 
 
 class SASRecEstimatorBase(ParamsMixin):
@@ -199,92 +193,7 @@ class SASRecEstimatorBase(ParamsMixin):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, has_validation: bool) -> None:
-        positive_ints = (
-            "hidden_units",
-            "num_blocks",
-            "num_heads",
-            "num_negatives",
-            "max_len",
-            "epochs",
-            "batch_size",
-        )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise InvalidParameterError(f"{name} must be a positive int, got {value!r}")
-        if self.hidden_units % self.num_heads:
-            raise InvalidParameterError(
-                f"hidden_units={self.hidden_units} must be divisible by num_heads={self.num_heads}"
-            )
-        if not 0.0 <= float(self.dropout_rate) < 1.0:
-            raise InvalidParameterError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
-        _check_real(self, "learning_rate", low=0.0, low_inclusive=False)
-        _check_real(self, "weight_decay", low=0.0)
-        _check_real(self, "label_smoothing", low=0.0, high=1.0)
-        _check_real(self, "warmup_epochs", low=0.0)
-        if self.max_grad_norm is not None:
-            _check_real(self, "max_grad_norm", low=0.0)
-        if self.verbose is not None and (
-            isinstance(self.verbose, bool) or not isinstance(self.verbose, numbers.Integral)
-        ):
-            raise InvalidParameterError(
-                f"verbose must be None (progress bar when interactive) or an int (0, 1, 2), "
-                f"got {self.verbose!r}"
-            )
-        seed = self.random_state
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-        ):
-            raise InvalidParameterError(
-                f"random_state must be None or an int >= 0, got {seed!r}"
-            )
-        if self.loss_fn_name not in self._losses:
-            raise InvalidParameterError(
-                f"loss_fn_name={self.loss_fn_name!r} is not one of {sorted(self._losses)} "
-                f"for {type(self).__name__}"
-            )
-        if self.optimizer_name not in _OPTIMIZERS:
-            raise InvalidParameterError(
-                f"optimizer_name={self.optimizer_name!r} is not one of {sorted(_OPTIMIZERS)}"
-            )
-        if self.monitor not in _MONITORS or (
-            self.monitor != "val_loss" and self._kind != "classifier"
-        ):
-            raise InvalidParameterError(
-                f"monitor={self.monitor!r} must be 'val_loss' or (classifiers) 'val_ndcg@10' / "
-                "'val_hr@10'"
-            )
-        if self.precision not in PRECISIONS:
-            raise InvalidParameterError(
-                f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}"
-            )
-        if not isinstance(self.pack_sequences, (bool, np.bool_)):
-            raise InvalidParameterError(
-                f"pack_sequences must be True or False, got {self.pack_sequences!r}"
-            )
-        if self.history_windows not in HISTORY_WINDOWS:
-            raise InvalidParameterError(
-                f"history_windows must be one of {HISTORY_WINDOWS}, got {self.history_windows!r}"
-            )
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise InvalidParameterError(
-                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
-            )
-        self._check_prior_params()
-        if self.early_stopping_patience not in (None, AUTO_PATIENCE):
-            patience = self.early_stopping_patience
-            if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) \
-                    or patience < 1:
-                raise InvalidParameterError(
-                    f"early_stopping_patience must be an int >= 1, 'auto' or None, got "
-                    f"{patience!r}"
-                )
-            if not has_validation:
-                raise InvalidParameterError(
-                    "early_stopping_patience is set but no validation data was given; pass "
-                    "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
-                    "second-to-last interaction) or set early_stopping_patience=None"
-                )
+        check_estimator_params(self, has_validation)
 
     def _resolved_patience(self, has_validation: bool) -> int | None:
         """``early_stopping_patience`` with ``"auto"`` resolved (5 with validation data)."""
@@ -539,27 +448,16 @@ class SASRecEstimatorBase(ParamsMixin):
         self, network: SASRecNetwork, sequences: np.ndarray, n_items: int,
         prior_histories: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """Fill the network's prior buffers with ``item_prior_weight * B``.
-
-        ``"ease"``: ``item_prior_matrix``; ``"low_rank"``: ``item_prior_factors`` (``V``)
-        and ``item_prior_scales`` (the ridge shrinkage times the weight).
-        """
+        """Fill the network's prior buffers (see :func:`~..model.item_prior.fit_item_prior`)."""
         if prior_histories is None:
             sequences = np.asarray(sequences)
             rows = np.repeat(np.arange(len(sequences)), sequences.shape[1])
             prior_histories = (rows, sequences.reshape(-1))
-        weight, l2 = float(self.item_prior_weight), float(self.item_prior_l2)
-        if self.item_prior_kind == "ease":
-            gram = cooccurrence_gram(*prior_histories, n_items)
-            buffers = {"item_prior_matrix": weight * ease_matrix(gram, l2)}
-        else:
-            rank = network.item_prior_scales.shape[0]
-            seed = 0 if self.random_state is None else int(self.random_state)
-            factors, scales = low_rank_ridge(*prior_histories, n_items, rank, l2, seed=seed)
-            buffers = {"item_prior_factors": factors, "item_prior_scales": weight * scales}
-        with torch.no_grad():
-            for name, value in buffers.items():
-                getattr(network, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+        fit_item_prior(
+            network, prior_histories, n_items, kind=self.item_prior_kind,
+            weight=float(self.item_prior_weight), l2=float(self.item_prior_l2),
+            seed=0 if self.random_state is None else int(self.random_state),
+        )
 
     def _loss_kwargs(self, generator: torch.Generator, has_outcome: bool) -> dict[str, Any]:
         return {
@@ -610,19 +508,3 @@ class SASRecEstimatorBase(ParamsMixin):
         if history_items is not None and self.network_.has_item_prior:
             history = torch.as_tensor(history_items, dtype=torch.long, device=self.device_)
         return self.network_(tensor, history).float().cpu().numpy()
-
-
-def _check_real(
-    estimator: SASRecEstimatorBase, name: str, low: float, high: float | None = None,
-    low_inclusive: bool = True,
-) -> None:
-    """Raise :class:`InvalidParameterError` unless ``estimator.<name>`` is a finite real
-    number in the range ``low .. high`` (``low`` excluded when ``low_inclusive`` is False)."""
-    value = getattr(estimator, name)
-    bounds = f"{'[' if low_inclusive else '('}{low:g}, {'inf)' if high is None else f'{high:g}]'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{name} must be a number in {bounds}, got {value!r}")
-    number = float(value)
-    below = number < low if low_inclusive else number <= low
-    if not np.isfinite(number) or below or (high is not None and number > high):
-        raise InvalidParameterError(f"{name} must be a finite number in {bounds}, got {value!r}")

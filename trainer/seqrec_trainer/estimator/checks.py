@@ -19,6 +19,7 @@ from .precision import PRECISIONS
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
 LR_SCHEDULES = ("constant", "cosine")
+#: ``early_stopping_patience="auto"``: this many epochs when validation data is given.
 AUTO_PATIENCE, DEFAULT_PATIENCE = "auto", 5
 
 #: Every constructor parameter with a value rule. ``loss_fn_name`` depends on the class
