@@ -20,9 +20,7 @@ from seqrec_runtime.errors import (
     UnsupportedFormatError,
 )
 from seqrec_runtime.vocabulary import ItemVocabulary
-from seqrec_runtime.warn import warn
 
-from .errors import DeviceFallbackWarning
 from .estimator import SASRecClassifierEstimator, SASRecRegressorEstimator
 from .io import (
     atomic_directory,
@@ -76,9 +74,9 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
     check_model_output(path)
     scorer = recommender.scorer
     estimator = scorer.estimator
+    meta, weights = estimator.fitted_state()
     with atomic_directory(path) as tmp:
-        state = {k: v.detach().cpu() for k, v in estimator.network_.state_dict().items()}
-        torch.save(state, tmp / "weights.pt")
+        torch.save(weights, tmp / "weights.pt")
         write_json(
             tmp / "vocabulary.json",
             {
@@ -94,10 +92,7 @@ def save_recommender(recommender: SequentialRecommender, path: str | Path) -> Pa
                 "estimator_class": type(estimator).__name__,
                 "estimator_params": _jsonable_params(estimator.get_params()),
                 "recommender": {"max_len": int(recommender.max_len)},
-                "n_items": estimator.n_items_,
-                "best_epoch": estimator.best_epoch_,
-                "precision": estimator.precision_,
-                "history": estimator.history_,
+                **meta,
                 "training_summary": recommender.training_summary_,
                 "sha256": {
                     "weights.pt": sha256_file(tmp / "weights.pt"),
@@ -163,22 +158,6 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def _load_device(estimator: Any, device: str | None, path: Path) -> torch.device:
-    """The device to load onto: ``device`` if given, else the saved one, else the CPU."""
-    if device is not None:
-        estimator.set_params(device=device)
-        return estimator._resolve_device()
-    saved = estimator.device
-    if isinstance(saved, str) and saved.startswith("cuda") and not torch.cuda.is_available():
-        warn(
-            f"{path} was trained with device={saved!r} but CUDA is not available here; "
-            "loaded onto the CPU (pass device='cpu' to load() to silence this)",
-            DeviceFallbackWarning,
-        )
-        return torch.device("cpu")
-    return estimator._resolve_device()
-
-
 def load_recommender(path: str | Path, device: str | None = None) -> SequentialRecommender:
     """Rebuild a :class:`SequentialRecommender` saved with :func:`save_recommender`.
 
@@ -194,29 +173,16 @@ def load_recommender(path: str | Path, device: str | None = None) -> SequentialR
     try:
         vocab_doc = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
         vocabulary = ItemVocabulary(ids_from_json(vocab_doc["item_ids"]))
-        popularity = np.asarray(vocab_doc["popularity"], dtype=np.float32)
         estimator = ESTIMATORS[config["estimator_class"]](**config["estimator_params"])
-        n_items = int(config["n_items"])
         max_len = int(config["recommender"]["max_len"])
-        if len(vocabulary) != n_items or popularity.shape != (n_items,):
-            raise ValueError(f"vocabulary has {len(vocabulary)} items, config says {n_items}")
-        network = estimator.build_network(n_items)
-        state = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-        network.load_state_dict(state)
+        weights = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        estimator.restore_fitted_state(config, weights)
+        scorer = SequentialScorer(estimator).restore_fitted_state(
+            vocabulary, vocab_doc["popularity"])
     except (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError,
             pickle.UnpicklingError) as exc:  # OSError: torch's reader on a truncated file
         raise ArtifactError(f"{path} is not a loadable seqrec model: {exc}") from exc
-    device = _load_device(estimator, device, path)
-    estimator.network_ = network.to(device).eval()
-    estimator.n_items_ = n_items
-    estimator.history_ = config.get("history", [])
-    estimator.best_epoch_ = config.get("best_epoch")
-    estimator.precision_ = config.get("precision")
-    estimator.device_ = device
-    scorer = SequentialScorer(estimator)
-    scorer.vocabulary_ = vocabulary
-    scorer.popularity_ = popularity
-    scorer.subset_columns_ = None
+    estimator.move_to_device(device, source=str(path))
     recommender = SequentialRecommender(scorer, max_len=max_len)
     recommender.training_summary_ = config.get("training_summary", {})
     return recommender

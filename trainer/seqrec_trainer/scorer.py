@@ -43,6 +43,26 @@ class SequentialScorer:
         self.subset_columns_: np.ndarray | None = None
         return self
 
+    def restore_fitted_state(
+        self, vocabulary: ItemVocabulary, popularity: np.ndarray
+    ) -> SequentialScorer:
+        """Set what :meth:`fit` learns (a saved model's vocabulary and popularity).
+
+        Raises
+        ------
+        ValueError
+            When they do not match the estimator's number of items.
+        """
+        n_items = self.estimator.n_items_
+        popularity = np.asarray(popularity, dtype=np.float32)
+        if len(vocabulary) != n_items or popularity.shape != (n_items,):
+            raise ValueError(f"vocabulary has {len(vocabulary)} items and popularity "
+                             f"{popularity.shape}, the network {n_items}")
+        self.vocabulary_ = vocabulary
+        self.popularity_ = popularity
+        self.subset_columns_ = None
+        return self
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "vocabulary_"):
             raise NotFittedError("the scorer is not fitted yet; call train() first")

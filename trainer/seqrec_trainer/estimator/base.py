@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from seqrec_runtime.warn import warn
 
-from ..errors import InvalidParameterError, NotFittedError
+from ..errors import DeviceFallbackWarning, InvalidParameterError, NotFittedError
 from ..model import SASRecNetwork
 from ..model.item_prior import (
     check_prior_params,
@@ -483,6 +484,61 @@ class SASRecEstimatorBase(ParamsMixin):
             return 0.5 * (1.0 + np.cos(np.pi * min(1.0, progress)))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    # ------------------------------------------------------------------ fitted state
+    def fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """What fitting added to the parameters: JSON-able metadata and CPU weights."""
+        self.check_is_fitted()
+        meta = {"n_items": self.n_items_, "best_epoch": self.best_epoch_,
+                "precision": self.precision_, "history": self.history_}
+        weights = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
+        return meta, weights
+
+    def restore_fitted_state(
+        self, meta: dict[str, Any], weights: dict[str, torch.Tensor]
+    ) -> SASRecEstimatorBase:
+        """Rebuild the fitted network from :meth:`fitted_state`'s output, on the CPU.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError, RuntimeError
+            Metadata or weights that do not describe a network of these parameters.
+        """
+        n_items = int(meta["n_items"])
+        network = self.build_network(n_items)
+        network.load_state_dict(weights)
+        self.network_ = network.eval()
+        self.n_items_ = n_items
+        self.history_ = meta.get("history", [])
+        self.best_epoch_ = meta.get("best_epoch")
+        self.precision_ = meta.get("precision")
+        self.device_ = torch.device("cpu")
+        return self
+
+    def move_to_device(self, device: str | None, source: str = "the model") -> SASRecEstimatorBase:
+        """Move a fitted network to ``device``, or (``None``) to the device it was trained on.
+
+        A model trained on a GPU goes to the CPU, with a :class:`DeviceFallbackWarning`,
+        when no GPU is available here.
+        """
+        self.check_is_fitted()
+        saved = self.device
+        if device is not None:
+            self.set_params(device=device)
+            target = self._resolve_device()
+        elif isinstance(saved, str) and saved.startswith("cuda") \
+                and not torch.cuda.is_available():
+            warn(
+                f"{source} was trained with device={saved!r} but CUDA is not available here; "
+                "loaded onto the CPU (pass device='cpu' to load() to silence this)",
+                DeviceFallbackWarning,
+            )
+            target = torch.device("cpu")
+        else:
+            target = self._resolve_device()
+        self.network_ = self.network_.to(target).eval()
+        self.device_ = target
+        return self
 
     # ------------------------------------------------------------------ inference
     def check_is_fitted(self) -> None:
