@@ -45,6 +45,9 @@ def test_every_option_has_help_without_rest_markup():
             assert action.help, f"seqrec {command} {action.option_strings[0]} has no help"
             assert "``" not in action.help and ":class:" not in action.help, action.help
             assert not re.search(r":[a-z]+:`", action.help)
+            if action.nargs != 0 and not action.required:  # takes a value: says its default
+                text = action.help.lower()
+                assert "default" in text or "required" in text, (command, action.option_strings)
 
 
 def test_train_flags_mirror_the_estimator_signature():

@@ -74,7 +74,8 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data-parallel training (docs/distributed.md)")
     group.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
                        help="train on N local processes (DDP under torchrun: gloo on CPU, "
-                       "one GPU each with --device cuda); batch_size stays the global batch")
+                       "one GPU each with --device cuda); batch_size stays the global batch "
+                       "(default: one process, no torchrun)")
     group.add_argument("--ddp-timeout", type=float, default=None, metavar="SECONDS",
                        help=f"seconds a rank waits for the others at a collective before the "
                        f"job fails (default {DEFAULT_TIMEOUT_S:g}; {TIMEOUT_ENV})")

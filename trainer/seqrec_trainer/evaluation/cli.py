@@ -47,7 +47,8 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=None,
-        help="trainer model directory or exported artifact directory (or use --train)",
+        help="trainer model directory or exported artifact directory (required unless "
+        "--train)",
     )
     parser.add_argument(
         "--train",
@@ -66,13 +67,14 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PARAM=VALUE",
-        help="with --train: override a recipe parameter (JSON value), e.g. epochs=5",
+        help="with --train: override a recipe parameter (JSON value), e.g. epochs=5 "
+        "(default: none)",
     )
     parser.add_argument(
         "--output",
         type=Path,
         default=None,
-        help="with --train: also save the trained model to this directory",
+        help="with --train: also save the trained model to this directory (default: none)",
     )
     parser.add_argument(
         "--no-baselines",
@@ -92,20 +94,22 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--ks", type=parse_ks, default="10,20", help="comma-separated cutoffs (default 10,20)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled negatives")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the sampled negatives (default: 0)")
     parser.add_argument(
         "--n-negatives",
         type=int,
         default=100,
         help="negatives per user for the sampled protocol (default 100)",
     )
-    parser.add_argument("--batch-size", type=int, default=1024, help="users scored per batch")
+    parser.add_argument("--batch-size", type=int, default=1024,
+                        help="users scored per batch (default: 1024)")
     parser.add_argument(
         "--json",
         type=Path,
         default=None,
         metavar="OUT",
-        help="also write the results as JSON to OUT",
+        help="also write the results as JSON to OUT (default: none)",
     )
     from ..data.columns import add_column_flags
 
