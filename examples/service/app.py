@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import hmac
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 LOG = logging.getLogger("seqrec_service")
+RELEASE_GRACE_S = 2.0  # after a swap, before the old model's memory is handed back
 LOOPBACK = {"127.0.0.1", "::1"}
 MODEL_HEADERS = ("X-Model-Version", "X-Model-Sha256")
 
@@ -83,6 +86,22 @@ class ServiceConfig:
     max_body_bytes: int = 1 << 20
     admin_token: str | None = None
     limits: Limits = field(default_factory=Limits)
+
+
+def trim_malloc() -> bool:
+    """``malloc_trim(0)``: return free heap pages of every glibc arena to the OS.
+
+    Returns False (and does nothing) where the C library is not glibc.
+    """
+    libc_name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(libc_name).malloc_trim if libc_name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 def _headers(model: LoadedModel | None) -> dict[str, str]:
@@ -133,15 +152,32 @@ class Service:
         self.workers = anyio.CapacityLimiter(config.workers)
         self.loader = anyio.CapacityLimiter(1)
         self.load_error: str | None = None
-        self._startup_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Future] = set()
 
     def _current(self) -> LoadedModel | None:
         return self.holder.current() if self.holder.ready else None
 
     async def _swap(self, artifact_dir: str, sha256: str | None = None) -> LoadedModel:
-        return await anyio.to_thread.run_sync(
+        model = await anyio.to_thread.run_sync(
             self.holder.swap, artifact_dir, sha256, limiter=self.loader
         )
+        self._background(self._release_old_model_memory())
+        return model
+
+    def _background(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release_old_model_memory(self) -> None:
+        """Give the freed memory of a swapped-out model back to the OS (glibc only).
+
+        Requests still running on the old model finish within the grace period; its
+        sessions are then freed, but glibc keeps the pages in its per-thread arenas
+        unless asked to trim them.
+        """
+        await asyncio.sleep(RELEASE_GRACE_S)
+        await anyio.to_thread.run_sync(trim_malloc, limiter=self.loader)
 
     async def _load_at_startup(self) -> None:
         try:
@@ -155,10 +191,10 @@ class Service:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette):
         if self.config.artifact_dir is not None:
-            self._startup_task = asyncio.create_task(self._load_at_startup())
+            self._background(self._load_at_startup())
         yield
-        if self._startup_task is not None:
-            self._startup_task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
 
     async def _recommend(
         self, request: Request, handler: Callable[[LoadedModel, bytes, Limits], bytes]
