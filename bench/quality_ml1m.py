@@ -95,10 +95,10 @@ def run_config(
         curve.append(point)
         print(json.dumps(point), flush=True)
 
-    estimator.epoch_callbacks = [on_epoch]
     recommender.train(
         interactions_ds=InteractionsDataset(train_rows),
         valid_interactions_ds=None if refit else InteractionsDataset(split.valid),
+        callbacks=[on_epoch],
     )
     wall = time.perf_counter() - started - report_s[0]
     if save_model is not None:

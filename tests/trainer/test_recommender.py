@@ -561,3 +561,11 @@ def test_scorer_can_be_refit_by_another_recommender(trained_recommender):
     data = {"USER_ID": [1, 1], "ITEM_ID": [3, 4], "TIMESTAMP": [1, 2]}
     np.testing.assert_array_equal(other.score_items(data), trained_recommender.score_items(data))
     assert isinstance(other.scorer, SequentialScorer)
+
+
+def test_train_passes_callbacks_to_every_epoch(make_recommender, synthetic_table):
+    epochs = []
+    recommender = make_recommender(epochs=2)
+    recommender.train(interactions_ds=InteractionsDataset(synthetic_table),
+                      callbacks=[lambda epoch, network, record: epochs.append(epoch)])
+    assert epochs == [1, 2]

@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,7 @@ class SequentialRecommender:
         items_ds: ItemsDataset | None = None,
         interactions_ds: InteractionsDataset | None = None,
         valid_interactions_ds: InteractionsDataset | None = None,
+        callbacks: Sequence[Callable[[int, Any, dict], None]] = (),
     ) -> SequentialRecommender:
         """Build sequences and fit the scorer's estimator.
 
@@ -144,6 +146,9 @@ class SequentialRecommender:
             second-to-last). A validated user's training rows stop before their validation
             interaction, so no validation target is ever a training target, even when the
             validation rows are also present in ``interactions_ds``.
+        callbacks
+            Called after every epoch as ``callback(epoch, network, record)`` (see the
+            estimator's ``fit``).
 
         Returns
         -------
@@ -179,7 +184,7 @@ class SequentialRecommender:
                 getattr(estimator, "history_windows", "last"), item_index,
             )
         share_prepared_data(vocabulary, prepared)  # same vocabulary on every rank
-        self.scorer.fit(prepared, vocabulary)
+        self.scorer.fit(prepared, vocabulary, callbacks=callbacks)
         _check_finite_weights(self.scorer, interactions)
         self.training_summary_ = {
             **prepared.summary,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from seqrec_runtime.batch import score_all
 from seqrec_runtime.errors import IdTypeError, InvalidParameterError
@@ -29,14 +31,20 @@ class SequentialScorer:
         self.estimator = estimator
         self.batch_size = batch_size
 
-    def fit(self, prepared: PreparedData, vocabulary: ItemVocabulary) -> SequentialScorer:
-        """Train the estimator on prepared sequences; remember vocabulary and popularity."""
+    def fit(
+        self, prepared: PreparedData, vocabulary: ItemVocabulary, callbacks: Sequence = ()
+    ) -> SequentialScorer:
+        """Train the estimator on prepared sequences; remember vocabulary and popularity.
+
+        ``callbacks`` go to the estimator's ``fit`` (called after every epoch).
+        """
         self.estimator.fit(
             prepared.train.sequences,
             len(vocabulary),
             outcomes=prepared.train.outcomes,
             valid=prepared.valid,
             prior_histories=prepared.histories,
+            callbacks=callbacks,
         )
         self.vocabulary_ = vocabulary
         self.popularity_ = prepared.popularity

@@ -179,8 +179,7 @@ def suite_failure(out: Path, rank: int, world: int) -> None:
 
     estimator = SASRecClassifierEstimator(**{**TINY, "loss_fn_name": "ce", "epochs": 50,
                                              "batch_size": 8})
-    estimator.epoch_callbacks = (fail_on_last_rank,)
-    estimator.fit(random_windows(40, seed=13), 30)
+    estimator.fit(random_windows(40, seed=13), 30, callbacks=(fail_on_last_rank,))
 
 
 def suite_training(out: Path, rank: int, world: int) -> None:

@@ -304,7 +304,21 @@ def test_epoch_callbacks_see_the_network_in_eval_mode(overfit_data, with_validat
     prepared, n_items = overfit_data
     modes = []
     estimator = SASRecClassifierEstimator(**{**OVERFIT_PARAMS, "epochs": 2, "dropout_rate": 0.5})
-    estimator.epoch_callbacks = [lambda epoch, network, record: modes.append(network.training)]
     estimator.fit(prepared.train.sequences, n_items,
-                  valid=prepared.valid if with_validation else None)
+                  valid=prepared.valid if with_validation else None,
+                  callbacks=[lambda epoch, network, record: modes.append(network.training)])
     assert modes == [False, False]
+
+
+def test_callbacks_are_an_argument_and_the_attribute_is_deprecated(overfit_data):
+    prepared, n_items = overfit_data
+    seen = []
+    estimator = SASRecClassifierEstimator(**{**OVERFIT_PARAMS, "epochs": 2})
+    estimator.fit(prepared.train.sequences, n_items,
+                  callbacks=[lambda epoch, network, record: seen.append(epoch)])
+    assert seen == [1, 2]
+    legacy = SASRecClassifierEstimator(**{**OVERFIT_PARAMS, "epochs": 1})
+    legacy.epoch_callbacks = [lambda epoch, network, record: seen.append(("legacy", epoch))]
+    with pytest.warns(DeprecationWarning, match="callbacks="):
+        legacy.fit(prepared.train.sequences, n_items)
+    assert seen[-1] == ("legacy", 1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +26,9 @@ from .precision import autocast_dtype, resolve_precision
 from .training import LoopConfig, TrainingData, ValidationData, run_training
 
 logger = logging.getLogger("seqrec")
+
+#: ``callback(epoch, network, record)`` after every epoch (see ``fit``).
+EpochCallback = Callable[[int, Any, dict], None]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
@@ -303,6 +308,7 @@ class SASRecEstimatorBase(ParamsMixin):
         outcomes: np.ndarray | None = None,
         valid: ValidationData | None = None,
         prior_histories: tuple[np.ndarray, np.ndarray] | None = None,
+        callbacks: Sequence[EpochCallback] = (),
     ) -> SASRecEstimatorBase:
         """Train on ``(n, max_len + 1)`` left-padded index sequences.
 
@@ -322,11 +328,16 @@ class SASRecEstimatorBase(ParamsMixin):
             ``(row_codes, item_indices)`` of every training interaction (e.g. user code
             and item index per row), the co-occurrence rows of the item prior; ``None``
             uses the rows of ``sequences``. Ignored when ``item_prior_weight == 0``.
+        callbacks
+            Called after every epoch as ``callback(epoch, network, record)``, with the
+            network in eval mode and ``record`` the epoch's loss and validation metrics
+            (e.g. to report a test curve, or to stop a job by raising).
 
         Returns
         -------
         self
         """
+        callbacks = tuple(callbacks) + self._attribute_callbacks()
         from ..distributed import agreed_input_checks, rank_device
         from ..distributed.sharding import layout_for_fit
 
@@ -364,7 +375,7 @@ class SASRecEstimatorBase(ParamsMixin):
                 max_grad_norm=self.max_grad_norm,
                 compute_ranking_metrics=self._kind == "classifier",
                 verbose=resolve_verbosity(self.verbose),
-                epoch_callbacks=tuple(getattr(self, "epoch_callbacks", ())),
+                epoch_callbacks=callbacks,
                 autocast_dtype=autocast_dtype(precision),
                 pack_sequences=bool(self.pack_sequences),
                 layout=layout,
@@ -484,6 +495,17 @@ class SASRecEstimatorBase(ParamsMixin):
             return 0.5 * (1.0 + np.cos(np.pi * min(1.0, progress)))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _attribute_callbacks(self) -> tuple[EpochCallback, ...]:
+        """Callbacks set as the ``epoch_callbacks`` attribute (deprecated)."""
+        legacy = tuple(getattr(self, "epoch_callbacks", ()))
+        if legacy:
+            warnings.warn(
+                "setting estimator.epoch_callbacks is deprecated; pass callbacks=[...] to "
+                "fit() / SequentialRecommender.train() instead",
+                DeprecationWarning, stacklevel=3,
+            )
+        return legacy
 
     # ------------------------------------------------------------------ fitted state
     def fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -114,11 +114,11 @@ def train_and_evaluate(
     estimator, auto = build_estimator(recipe, split.train, overrides)
     if auto is not None:
         print(auto.to_text(), flush=True)
-    if epoch_callback is not None:
-        estimator.epoch_callbacks = [epoch_callback]
+    callbacks = [] if epoch_callback is None else [epoch_callback]
     recommender = SequentialRecommender(SequentialScorer(estimator), max_len=estimator.max_len)
     started = time.perf_counter()
-    recommender.train(interactions_ds=split.train, valid_interactions_ds=split.valid)
+    recommender.train(interactions_ds=split.train, valid_interactions_ds=split.valid,
+                      callbacks=callbacks)
     if auto is not None and auto.tune_prior_weight:
         from ..auto_recipe import choose_prior_weight
 
