@@ -184,7 +184,7 @@ class Service:
             model = await self._swap(self.config.artifact_dir)
             LOG.info("serving %s (version %s, sha256 %s)", model.path, model.version,
                      model.sha256)
-        except SeqrecError as exc:
+        except Exception as exc:  # refused or failed: stay up, not ready, say why
             self.load_error = f"{type(exc).__name__}: {exc}"
             LOG.error("start-up artifact refused, not ready: %s", self.load_error)
 
