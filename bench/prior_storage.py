@@ -18,8 +18,9 @@ network (random weights; serving cost does not depend on their values):
 Each layout is measured in its own fresh process, layouts interleaved over ``--rounds``
 rounds: bytes on disk, session creation time, resident memory after loading (RSS, minus
 the process's RSS before), batch scoring of 64 users (history 50, scores output) and one
-user's top-10 (the top-k output, as ``recommend_online`` calls it). Medians over rounds,
-ratios to ``one_file``.
+user's top-10 (the top-k output, as ``recommend_online`` calls it), each as wall-clock and
+CPU time per call (CPU time is the steadier on a machine shared with other work).
+Medians over rounds, ratios to ``one_file``.
 
 Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT]``.
 """
@@ -142,21 +143,25 @@ def measure(layout: str, directory: Path, n_items: int, repeats: int) -> dict:
     one = batch[:1]
     topk_feeds = {"item_seq": one, "history_items": one, "exclude_items": one}
 
-    def timed(run) -> float:
+    def timed(run) -> tuple[float, float]:
+        """Median wall-clock and CPU seconds of one call (CPU time, summed over the
+        session's threads, is the steadier of the two on a shared machine)."""
         run()  # warm-up
-        times = []
+        wall, cpu = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        return statistics.median(wall), statistics.median(cpu)
 
-    batch_s = timed(lambda: scores_session.run(["scores"], scores_feeds))
-    online_s = timed(lambda: topk_session.run(["top_indices"], topk_feeds))
+    batch_s, batch_cpu = timed(lambda: scores_session.run(["scores"], scores_feeds))
+    online_s, online_cpu = timed(lambda: topk_session.run(["top_indices"], topk_feeds))
     disk = sum(p.stat().st_size for p in directory.iterdir())
     return {"layout": layout, "disk_mb": disk / 1e6, "load_s": load_s,
             "rss_mb": rss_loaded / 1e6, "batch64_ms": batch_s * 1e3,
-            "online_ms": online_s * 1e3}
+            "batch64_cpu_ms": batch_cpu * 1e3, "online_ms": online_s * 1e3,
+            "online_cpu_ms": online_cpu * 1e3}
 
 
 def main() -> None:
@@ -186,16 +191,17 @@ def main() -> None:
                 )
                 runs[layout].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
-    metrics = ("disk_mb", "load_s", "rss_mb", "batch64_ms", "online_ms")
+    metrics = ("disk_mb", "load_s", "rss_mb", "batch64_ms", "batch64_cpu_ms", "online_ms",
+               "online_cpu_ms")
     medians = {layout: {m: statistics.median(r[m] for r in rows) for m in metrics}
                for layout, rows in runs.items()}
     base = medians["one_file"]
-    print(f"{'layout':16s} " + " ".join(f"{m:>11s}" for m in metrics))
+    print(f"{'layout':16s} " + " ".join(f"{m:>14s}" for m in metrics))
     for layout in LAYOUTS:
         row = medians[layout]
-        print(f"{layout:16s} " + " ".join(f"{row[m]:11.3g}" for m in metrics))
+        print(f"{layout:16s} " + " ".join(f"{row[m]:14.3g}" for m in metrics))
         print(f"{'  / one_file':16s} " + " ".join(
-            f"{row[m] / base[m]:10.2f}x" if base[m] else f"{'-':>11s}" for m in metrics))
+            f"{row[m] / base[m]:13.2f}x" if base[m] else f"{'-':>14s}" for m in metrics))
     if args.json:
         args.json.write_text(json.dumps({"n_items": args.n_items, "rounds": args.rounds,
                                          "medians": medians, "runs": runs}, indent=1))
