@@ -3,8 +3,9 @@
 Run: ``python bench/quality.py --dataset beauty --recipe auto`` (``make bench-quality`` runs
 one such command per dataset). Leave-one-out split; the checkpoint, early stopping and
 the auto recipe's item-prior weight are chosen on the validation item only; the test item
-gives the reported numbers and, report-only, the time-to-quality curve (the test NDCG@10
-of the network alone after each epoch, without the prior). Writes
+gives the reported numbers. Time to quality is read from the validation curve (the
+network alone after each epoch, without the prior; ``--test-curve`` adds the test item's,
+report-only). Writes
 ``bench/results/quality_<dataset>_<recipe>.json``; ``bench/quality_report.py`` turns the
 results into BENCHMARKS.md's table and the quality-vs-training-time figure.
 Skips cleanly when ../shared/data is absent.
@@ -46,7 +47,8 @@ def command_for(dataset: str, recipe: str, overrides: dict) -> str:
     return f"python bench/quality.py --dataset {dataset} --recipe {recipe} {sets}".strip()
 
 
-def run(dataset: str, recipe: str, overrides: dict, validation_only: bool) -> dict:
+def run(dataset: str, recipe: str, overrides: dict, validation_only: bool,
+        test_curve: bool = False) -> dict:
     from seqrec_trainer.evaluation import evaluate, leave_one_out_split, load_interactions
     from seqrec_trainer.evaluation.holdout import train_and_evaluate
 
@@ -54,7 +56,7 @@ def run(dataset: str, recipe: str, overrides: dict, validation_only: bool) -> di
     curve: list[dict] = []
     report_s = [0.0]
     started = [time.perf_counter()]
-    epoch_model = None if validation_only else EpochModel(split.train, 200)
+    epoch_model = EpochModel(split.train, 200) if test_curve and not validation_only else None
 
     def on_epoch(epoch, network, record):
         # Report-only test curve for "time to quality"; never used to select anything.
@@ -97,6 +99,9 @@ def main() -> int:
                         help="override a recipe parameter (JSON value), e.g. epochs=5")
     parser.add_argument("--validation-only", action="store_true",
                         help="tuning mode: never touch the test item")
+    parser.add_argument("--test-curve", action="store_true",
+                        help="also rank the test item after every epoch (report-only; costs "
+                        "a full-ranking pass per epoch)")
     parser.add_argument("--json", type=Path, default=None,
                         help="output (default bench/results/quality_<dataset>_<recipe>.json)")
     args = parser.parse_args()
@@ -105,7 +110,8 @@ def main() -> int:
         print(f"SKIP: {path} not found (../shared/data is research data, absent on fresh "
               "clones)")
         return 0
-    row = run(args.dataset, args.recipe, parse_overrides(args.set), args.validation_only)
+    row = run(args.dataset, args.recipe, parse_overrides(args.set), args.validation_only,
+              args.test_curve)
     suffix = "_tuning" if args.validation_only else ""
     out = args.json or Path("bench/results") / f"quality_{args.dataset}_{args.recipe}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pytest
 from seqrec_trainer import SASRecClassifierEstimator, SequentialRecommender, SequentialScorer
 from seqrec_trainer.auto_recipe import (
     FULL_SOFTMAX_ITEMS,
+    TRAINING_TARGETS,
     auto_recipe,
     choose_prior_weight,
 )
@@ -47,6 +48,16 @@ def test_short_histories_over_a_large_catalogue():
         "sampled_softmax", "low_rank", 50)
     assert (p["history_windows"], p["dropout_rate"], p["hidden_units"]) == ("last", 0.5, 64)
     assert p["num_negatives"] > 1 and recipe.tune_prior_weight
+    assert p["batch_size"] == 128  # 4,000 users
+
+
+def test_epochs_follow_the_training_target_budget_and_many_users_get_large_batches():
+    recipe = auto_recipe(_table(np.full(25_000, 5), 2000))
+    p = recipe.params
+    per_epoch = 25_000 * 4  # every position after the first has a next item
+    assert p["epochs"] == round(TRAINING_TARGETS / per_epoch)
+    assert (p["batch_size"], p["early_stopping_patience"]) == (1024, 5)
+    assert str(per_epoch) in recipe.reasons["epochs"].replace(",", "")
 
 
 def test_few_users_with_long_histories():
@@ -91,7 +102,7 @@ def test_prior_weight_is_the_best_on_validation(synthetic_table):
     recommender.train(interactions_ds=split.train, valid_interactions_ds=split.valid)
     grid = (0.0, 1.0, 5.0)
     scores = choose_prior_weight(recommender, split.train, split.train, split.valid, recipe,
-                                 grid)
+                                 grid, max_users=None)
     best = max(grid, key=lambda w: (scores[w], -w))
     assert recipe.chosen["item_prior_weight"] == best == estimator.item_prior_weight
     # each recorded score is what a plain refit at that weight gives
@@ -99,6 +110,17 @@ def test_prior_weight_is_the_best_on_validation(synthetic_table):
         recommender.refit_item_prior(split.train, item_prior_weight=weight)
         again = evaluate(recommender, split.train, split.valid, ks=(10,))["NDCG@10"]
         assert again == pytest.approx(scores[weight], abs=2e-5)
+
+
+def test_prior_weight_choice_can_score_a_subsample_of_validation_users():
+    from seqrec_trainer.auto_recipe import _subsample_users
+
+    table = _table(np.full(50, 4), 30)
+    split = leave_one_out_split(table)
+    inputs, targets = _subsample_users(split.train, split.valid, 10)
+    assert len(np.unique(targets["USER_ID"])) == 10 == len(targets["USER_ID"])
+    assert set(np.unique(inputs["USER_ID"])) == set(targets["USER_ID"])
+    assert _subsample_users(split.train, split.valid, 100) == (split.train, split.valid)
 
 
 def test_cli_train_with_preset_auto_saves_its_recipe(tmp_path, synthetic_table, capsys):

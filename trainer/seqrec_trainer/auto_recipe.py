@@ -21,7 +21,10 @@ The rules (documented with their validation evidence in ``docs/quality.md``):
     items; beyond, ``"sampled_softmax"`` with :data:`SAMPLED_NEGATIVES` negatives per batch.
   - item prior: EASE up to 15,000 items, the low-rank form beyond; its weight is chosen
     on the validation item after training (:func:`choose_prior_weight`).
-  - epochs and patience: up to 200 epochs, patience 10 on validation NDCG@10.
+  - batch 1,024 (learning rate 0.004) above 20,000 users, else 128 (0.002); AdamW,
+    weight decay 0.1, warm-up + cosine decay as in the ``ml-1m`` preset.
+  - epochs: about :data:`TRAINING_TARGETS` training targets in all, within 10..200;
+    patience 5 (runs of <= 30 epochs) or 10 on validation NDCG@10.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ from .presets import get_preset
 FULL_SOFTMAX_ITEMS = 20_000
 #: Negatives per batch of the sampled softmax beyond :data:`FULL_SOFTMAX_ITEMS` items.
 SAMPLED_NEGATIVES = 2048
+#: Above this many users: larger batches (fewer optimizer steps over a big embedding table).
+LARGE_BATCH_USERS = 20_000
+#: Training targets (positions with a next item) over all epochs; sets the epoch count.
+TRAINING_TARGETS = 2_000_000
+#: Validation users scored per prior weight (a fixed random draw beyond).
+PRIOR_CHOICE_USERS = 5_000
 #: Item-prior weights tried on the validation item (0 = no prior).
 PRIOR_WEIGHT_GRID = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 
@@ -137,6 +146,13 @@ def measure(interactions: Any) -> tuple[DataShape, np.ndarray]:
     return shape, lengths
 
 
+def _targets_per_epoch(lengths: np.ndarray, max_len: int, history_windows: str) -> int:
+    """Positions with a next item that one epoch trains on."""
+    if history_windows == "all":
+        return int(np.maximum(lengths - 1, 0).sum())
+    return int(np.minimum(np.maximum(lengths - 1, 0), max_len).sum())
+
+
 def _is_long_history(shape: DataShape) -> bool:
     return (shape.median_history >= 50 and shape.n_users >= 1000
             and shape.n_items <= MAX_PRIOR_ITEMS)
@@ -199,14 +215,23 @@ def auto_recipe(interactions: Any) -> AutoRecipe:
     choose("item_prior_weight", 0.0,
            "set after training: the best of "
            f"{list(PRIOR_WEIGHT_GRID)} on the validation item")
+    many = shape.n_users > LARGE_BATCH_USERS
+    choose("batch_size", 1024 if many else 128,
+           f"{shape.n_users:,} users ({'>' if many else '<='} {LARGE_BATCH_USERS:,}): "
+           + ("fewer, larger steps per pass" if many else "the SASRec batch"))
+    choose("learning_rate", 0.004 if many else 0.002,
+           "AdamW step size for that batch size")
     optimisation = "AdamW + warm-up + cosine decay, as in the ml-1m preset"
     for name, value in (("optimizer_name", "adamw"), ("weight_decay", 0.1),
-                        ("learning_rate", 0.002), ("warmup_epochs", 1.0),
-                        ("lr_schedule", "cosine"), ("batch_size", 128),
+                        ("warmup_epochs", 1.0), ("lr_schedule", "cosine"),
                         ("precision", "auto")):
         choose(name, value, optimisation)
-    choose("epochs", 200, "upper bound; early stopping ends training")
-    choose("early_stopping_patience", 10, "epochs without a better validation NDCG@10")
+    targets = _targets_per_epoch(lengths, max_len, params["history_windows"])
+    epochs = int(np.clip(round(TRAINING_TARGETS / max(targets, 1)), 10, 200))
+    choose("epochs", epochs, f"about {TRAINING_TARGETS:,} training targets in all "
+           f"({targets:,} per epoch), within 10..200; the cosine decay ends there")
+    choose("early_stopping_patience", 5 if epochs <= 30 else 10,
+           "epochs without a better validation NDCG@10 (a third of short runs, else 10)")
     choose("monitor", "val_ndcg@10", "checkpoint by validation NDCG@10")
     choose("restore_best_weights", True, "keep the best validation epoch")
     return AutoRecipe(params, reasons, shape, tune_prior_weight=True)
@@ -222,14 +247,31 @@ def _scale_prior(estimator: Any, factor: float) -> None:
         getattr(network, name).mul_(factor)
 
 
+def _subsample_users(valid_input: Any, valid: Any, max_users: int | None) -> tuple[Any, Any]:
+    """At most ``max_users`` validation users (a fixed random draw), with their inputs."""
+    from seqrec_runtime.table import ITEM_ID, TIMESTAMP, USER_ID, get_columns
+
+    targets = get_columns(valid, [USER_ID, ITEM_ID], [])
+    users = np.unique(targets[USER_ID])
+    if max_users is None or len(users) <= max_users:
+        return valid_input, valid
+    kept = np.random.default_rng(0).choice(users, max_users, replace=False)
+    inputs = get_columns(valid_input, [USER_ID, ITEM_ID, TIMESTAMP], [])
+    pick = np.isin(inputs[USER_ID], kept)
+    take = np.isin(targets[USER_ID], kept)
+    return ({k: np.asarray(v)[pick] for k, v in inputs.items()},
+            {k: np.asarray(v)[take] for k, v in targets.items()})
+
+
 def choose_prior_weight(recommender: Any, train: Any, valid_input: Any, valid: Any,
-                        recipe: AutoRecipe, grid: tuple[float, ...] = PRIOR_WEIGHT_GRID
-                        ) -> dict[float, float]:
+                        recipe: AutoRecipe, grid: tuple[float, ...] = PRIOR_WEIGHT_GRID,
+                        max_users: int | None = PRIOR_CHOICE_USERS) -> dict[float, float]:
     """Set the item-prior weight of a trained recommender to the best on validation.
 
     The prior is fitted once on ``train`` (the network is kept); since its term is linear
     in the weight, each weight of ``grid`` is then scored by rescaling it, by full-ranking
-    NDCG@10 of the validation targets ``valid`` from ``valid_input``. The best weight
+    NDCG@10 of the validation targets ``valid`` from ``valid_input`` (at most ``max_users``
+    of them, a fixed random draw, to bound the cost on large data). The best weight
     (the smaller one on a tie) is kept and recorded in ``recipe.chosen``. Test items are
     never read.
 
@@ -241,6 +283,7 @@ def choose_prior_weight(recommender: Any, train: Any, valid_input: Any, valid: A
     from .evaluation import evaluate
 
     estimator = recommender.scorer.estimator
+    valid_input, valid = _subsample_users(valid_input, valid, max_users)
 
     def validation_ndcg() -> float:
         result = evaluate(recommender, valid_input, valid, protocol="full", ks=(10,))
