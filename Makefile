@@ -47,8 +47,15 @@ bench-quick: $(STAMP)
 	$(PIP) install -q -e ".[bench]"
 	$(PY) bench/run_all.py --quick
 
+# MovieLens-1M presets, then one row per dataset of ../shared/data (auto recipe beside
+# popularity and item-item baselines; skips what is absent), then the table and figure.
 bench-quality: $(STAMP)
 	$(PY) bench/quality_ml1m.py
+	$(PY) bench/quality.py --dataset ml-1m --baselines-only
+	$(PY) bench/quality.py --dataset ml-1m-timestamps --recipe auto
+	$(PY) bench/quality.py --dataset ml-latest-small --recipe auto
+	$(PY) bench/quality.py --dataset beauty --recipe auto
+	$(PY) bench/quality_report.py
 
 # Bounded fuzz pass over the runtime's input parsing (any non-SeqrecError exception fails).
 fuzz: $(STAMP)

@@ -90,6 +90,26 @@ def run(dataset: str, recipe: str, overrides: dict, validation_only: bool,
     return row
 
 
+def baselines_only(dataset: str) -> dict:
+    """Popularity and item-item on the dataset's split (validation and test), no training."""
+    from seqrec_trainer.evaluation import leave_one_out_split, load_interactions
+    from seqrec_trainer.evaluation.baselines import fit_baselines
+    from seqrec_trainer.evaluation.protocols import evaluate_many
+
+    split = leave_one_out_split(load_interactions(SHARED_DATA / DATASETS[dataset]))
+    row: dict = {"dataset": dataset, "recipe": "baselines", "date": today(),
+                 "machine": machine(),
+                 "command": f"python bench/quality.py --dataset {dataset} --baselines-only",
+                 "valid": {}, "test": {}, "baselines": {}}
+    for baseline in fit_baselines(split.train):
+        row["baselines"][baseline.name] = baseline.description
+        for stage, (inputs, targets) in (("valid", (split.valid_input, split.valid)),
+                                         ("test", (split.test_input, split.test))):
+            row[stage][baseline.name] = evaluate_many(baseline, inputs, targets,
+                                                      ("full", "sampled"), (10,))
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", choices=sorted(DATASETS), required=True)
@@ -99,6 +119,8 @@ def main() -> int:
                         help="override a recipe parameter (JSON value), e.g. epochs=5")
     parser.add_argument("--validation-only", action="store_true",
                         help="tuning mode: never touch the test item")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="only the popularity and item-item baselines (no training)")
     parser.add_argument("--test-curve", action="store_true",
                         help="also rank the test item after every epoch (report-only; costs "
                         "a full-ranking pass per epoch)")
@@ -110,8 +132,12 @@ def main() -> int:
         print(f"SKIP: {path} not found (../shared/data is research data, absent on fresh "
               "clones)")
         return 0
-    row = run(args.dataset, args.recipe, parse_overrides(args.set), args.validation_only,
-              args.test_curve)
+    if args.baselines_only:
+        row = baselines_only(args.dataset)
+        args.recipe = "baselines"
+    else:
+        row = run(args.dataset, args.recipe, parse_overrides(args.set), args.validation_only,
+                  args.test_curve)
     suffix = "_tuning" if args.validation_only else ""
     out = args.json or Path("bench/results") / f"quality_{args.dataset}_{args.recipe}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,8 +147,10 @@ def main() -> int:
         full, sampled = res["full"], res["sampled"]
         print(f"{stage} {name}: full NDCG@10 {full['NDCG@10']:.4f} HR@10 {full['HR@10']:.4f} | "
               f"sampled NDCG@10 {sampled['NDCG@10']:.4f} HR@10 {sampled['HR@10']:.4f}")
-    print(f"training {row['train_s'] / 60:.1f} min, {row['epochs_run']} epochs "
-          f"(best {row['best_epoch']}); written to {out}")
+    if "train_s" in row:
+        print(f"training {row['train_s'] / 60:.1f} min, {row['epochs_run']} epochs "
+              f"(best {row['best_epoch']})")
+    print(f"written to {out}")
     for line in row.get("verdict", []):
         print(line)
     return 0
