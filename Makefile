@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e "./runtime[spark,ray]" -e ".[dev]"
+	$(PIP) install -q -e "./runtime[spark,ray]" -e ".[dev,distributed]"
 	touch $(STAMP)
 
 install: $(STAMP)
