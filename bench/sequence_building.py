@@ -130,7 +130,8 @@ def _call(method: str, data, vocab):
         dataset = InteractionsDataset(data)
         # what fit reads (revisions before 32333fc had no grouped form: their fetch_data,
         # so that this script can time them too)
-        grouped = getattr(dataset, "_fetch_grouped", None)
+        grouped = getattr(dataset, "fetch_grouped", None) \
+            or getattr(dataset, "_fetch_grouped", None)  # older revisions
         data = grouped() if grouped is not None else dataset.fetch_data()
     vocabulary, item_index = vocabulary_and_index(data, None)
     return prepare(data, None, vocabulary, MAX_LEN, "last", item_index).train.sequences
@@ -198,7 +199,7 @@ def parity_check() -> None:
         prepared = prepare(data, None, build_vocabulary(data, None), MAX_LEN)
         has_two = seqs.lengths >= 2
         assert np.array_equal(prepared.train.sequences[:, 1:], seqs.items[has_two])
-        grouped = InteractionsDataset(pd.DataFrame(data))._fetch_grouped()
+        grouped = InteractionsDataset(pd.DataFrame(data)).fetch_grouped()
         from_df = prepare(grouped, None, build_vocabulary(grouped, None), MAX_LEN)
         assert np.array_equal(from_df.train.sequences, prepared.train.sequences)
     print("parity: runtime == runtime(DataFrame) == runtime(pyarrow) == pandas baseline == "

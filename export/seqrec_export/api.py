@@ -225,7 +225,7 @@ def export_onnx(
         }
         manifest = build_manifest(
             seqrec_version=seqrec_version,
-            estimator_kind=estimator._kind,
+            estimator_kind=estimator.estimator_kind,
             opset=used_opset,
             max_len=max_len,
             item_ids=ids_to_json(scorer.vocabulary_.ids),

@@ -138,7 +138,7 @@ def _check_against_reference(case):
         runtime = read_histories(_container(rows, time_kind, container), vocab, max_len)
         dataset = InteractionsDataset(_container(rows, time_kind, container))
         trainer = read_histories(dataset.fetch_data(), vocab, max_len)  # trainer inference
-        grouped = dataset._fetch_grouped()  # what fit reads: long text ids stay grouped
+        grouped = dataset.fetch_grouped()  # what fit reads: long text ids stay grouped
     assert runtime.user_ids.tolist() == list(ref)
     for seqs in (runtime, trainer):
         assert seqs.user_ids.tolist() == list(ref)

@@ -134,7 +134,7 @@ def test_long_text_id_tables_train_from_their_grouped_ids(make_recommender, monk
 
     for table in (pd.DataFrame(arrays), pa.table(arrays)):
         dataset = InteractionsDataset(table)
-        grouped = dataset._fetch_grouped()
+        grouped = dataset.fetch_grouped()
         assert isinstance(grouped["USER_ID"], CodedIds)
         assert isinstance(grouped["ITEM_ID"], CodedIds)
         with monkeypatch.context() as patch:

@@ -50,8 +50,8 @@ def _check_same_timestamp_kind(train: InteractionsDataset, valid: InteractionsDa
     if train.timestamp_is_datetime == valid.timestamp_is_datetime:
         return
     dated, numeric = (train, valid) if train.timestamp_is_datetime else (valid, train)
-    ns = dated._fetch_grouped()[TIMESTAMP]
-    values = numeric._fetch_grouped()[TIMESTAMP]
+    ns = dated.fetch_grouped()[TIMESTAMP]
+    values = numeric.fetch_grouped()[TIMESTAMP]
     low, high = int(ns.min()), int(ns.max())
     margin = max(high - low, _DAY_NS)
     if low - margin <= float(values.min()) and float(values.max()) <= high + margin:
@@ -158,7 +158,7 @@ class SequentialRecommender:
                 or self.max_len < 1:
             raise InvalidParameterError(f"max_len must be a positive int, got {self.max_len!r}")
         train_ds = _as_dataset(interactions_ds, "interactions_ds")
-        interactions = train_ds._fetch_grouped()  # text ids stay grouped (CodedIds)
+        interactions = train_ds.fetch_grouped()  # text ids stay grouped (CodedIds)
         valid = None
         if valid_interactions_ds is not None:
             valid_ds = _as_dataset(valid_interactions_ds, "valid_interactions_ds")
@@ -219,7 +219,7 @@ class SequentialRecommender:
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("this SequentialRecommender is not trained yet; call train()")
         # long text ids stay grouped (CodedIds): read_histories takes them as they are
-        interactions = _as_dataset(interactions_ds, "interactions_ds")._fetch_grouped()
+        interactions = _as_dataset(interactions_ds, "interactions_ds").fetch_grouped()
         with warnings.catch_warnings():  # users without known items add no co-occurrence
             warnings.simplefilter("ignore", ColdUserWarning)
             histories = read_histories(interactions, self.scorer.vocabulary_, 1)
@@ -244,7 +244,7 @@ class SequentialRecommender:
                 f"a value in 1..{trained} at inference (retrain for longer histories)"
             )
         if isinstance(interactions, InteractionsDataset):  # long text ids stay grouped
-            interactions = interactions._fetch_grouped()
+            interactions = interactions.fetch_grouped()
         return read_histories(interactions, self.scorer.vocabulary_, int(self.max_len))
 
     def score_items(self, interactions: Any, return_user_ids: bool = False):

@@ -88,7 +88,7 @@ def test_long_text_id_columns_are_held_grouped_and_expanded_on_fetch(container):
               "TIMESTAMP": rng.integers(0, 10**6, n)}
     dataset = InteractionsDataset(container(arrays))
     assert len(dataset) == n
-    grouped = dataset._fetch_grouped()
+    grouped = dataset.fetch_grouped()
     for name in ("USER_ID", "ITEM_ID"):
         ids = grouped[name]
         assert len(ids.distinct) == len(np.unique(arrays[name])) and len(ids.codes) == n

@@ -222,7 +222,7 @@ class _Dataset:
         """The validated columns (dict of column -> numpy array)."""
         return self.data
 
-    def _fetch_grouped(self) -> dict[str, Any]:
+    def fetch_grouped(self) -> dict[str, Any]:
         """The validated columns with long text id columns still grouped (:class:`CodedIds`):
         what training reads (``vocabulary_and_index``, ``prepare`` accept both forms)."""
         return self._columns

@@ -496,6 +496,16 @@ class SASRecEstimatorBase(ParamsMixin):
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
+    @property
+    def estimator_kind(self) -> str:
+        """``"classifier"`` (next-item scores) or ``"regressor"`` (OUTCOME predictions)."""
+        return self._kind
+
+    @property
+    def loss_names(self) -> list[str]:
+        """The ``loss_fn_name`` values this estimator accepts."""
+        return sorted(self._losses)
+
     def _attribute_callbacks(self) -> tuple[EpochCallback, ...]:
         """Callbacks set as the ``epoch_callbacks`` attribute (deprecated)."""
         legacy = tuple(getattr(self, "epoch_callbacks", ()))

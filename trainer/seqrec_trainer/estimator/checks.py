@@ -63,8 +63,8 @@ def check_estimator_params(estimator: Any, has_validation: bool) -> None:
     """
     params = estimator.get_params()
     check_params(params, ESTIMATOR_PARAMS)
-    kind = estimator._kind
-    losses = sorted(estimator._losses)
+    kind = estimator.estimator_kind
+    losses = estimator.loss_names
     if estimator.loss_fn_name not in losses:
         raise InvalidParameterError(
             f"loss_fn_name={estimator.loss_fn_name!r} is not one of {losses} for "
