@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 DATA_DIR = common.RESULTS / "batch_engines"
+SPARK_JVM = "org.apache.spark.deploy.SparkSubmit"  # the local-mode driver (= executor) JVM
 CHUNK_USERS = 20_000
 
 
@@ -81,37 +82,60 @@ def write_data(n_rows: int, seed: int = 0) -> tuple[Path, int, int]:
 
 # --------------------------------------------------------------------------- memory
 class WorkerPeaks:
-    """Poll /proc for processes whose command line contains ``marker``; keep each VmHWM."""
+    """Poll /proc for processes whose command line contains one of ``markers``.
 
-    def __init__(self, marker: str, period: float = 0.25) -> None:
-        self.marker, self.period, self.peaks = marker.encode(), period, {}
+    Keeps each process's peak RSS (VmHWM) and the CPU seconds (user + system) it used
+    while watched: from its first sample, or from 0 for a process that started meanwhile.
+    """
+
+    def __init__(self, *markers: str, period: float = 0.25) -> None:
+        self.markers, self.period = [m.encode() for m in markers], period
+        self.peaks: dict[str, int] = {}
+        self.cpu_first: dict[str, float] = {}
+        self.cpu_last: dict[str, float] = {}
+        self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                        if self.marker not in fh.read():
-                            continue
-                    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-                        kib = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
-                    self.peaks[pid] = max(self.peaks.get(pid, 0), kib * 1024)
-                except (OSError, StopIteration, ValueError):
+    def _sample(self, initial: bool = False) -> None:
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    cmdline = fh.read()
+                if not any(marker in cmdline for marker in self.markers):
                     continue
-            self._stop.wait(self.period)
+                with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                    kib = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
+                with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / self._tick
+            except (OSError, StopIteration, ValueError, IndexError):
+                continue
+            self.peaks[pid] = max(self.peaks.get(pid, 0), kib * 1024)
+            self.cpu_first.setdefault(pid, cpu if initial else 0.0)
+            self.cpu_last[pid] = cpu
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.period):
+            self._sample()
 
     def __enter__(self) -> WorkerPeaks:
+        self._sample(initial=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
-    def max(self) -> int:
+    def max(self, marker: str | None = None) -> int:
         return max(self.peaks.values(), default=0)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the watched processes used (a process that ended early is cut off
+        at its last sample, at most ``period`` before it ended)."""
+        return sum(self.cpu_last[pid] - self.cpu_first[pid] for pid in self.cpu_last)
 
 
 # --------------------------------------------------------------------------- single process
@@ -127,14 +151,16 @@ def single_process(path: Path, artifact: str, max_rows: int) -> dict:
     users = rows = 0
     batches = pq.ParquetFile(path).iter_batches(batch_size=10_000)
     with common.PeakMemory() as score_mem:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for table in complete_user_tables(batches, "USER_ID"):
             users += recommend_table(runtime, table, request).num_rows
             rows += table.num_rows
             if rows >= max_rows:
                 break
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     return {"users": users, "rows": rows, "seconds": seconds, "users_per_s": users / seconds,
+            "cpu_s": cpu, "users_per_cpu_s": users / cpu,
             "model_load_rss": model_rss(artifact), "scoring_extra_rss": score_mem.extra}
 
 
@@ -182,12 +208,13 @@ def spark_run(master: str, path: Path, artifact: str, partitions: int, grouped: 
                                       num_partitions=2 * cores)
         warmup_s, _ = common.timed(lambda: warm.write.format("noop").mode("overwrite").save())
         shuffle_s, _ = common.timed(lambda: rows.persist(StorageLevel.MEMORY_AND_DISK).count())
-        with WorkerPeaks("pyspark.daemon") as peaks:
+        with WorkerPeaks("pyspark.daemon") as peaks, WorkerPeaks(SPARK_JVM) as jvm:
             scoring_s, _ = common.timed(lambda: seqrec_spark._run(rows, job, schema, "sorted")
                                         .write.format("noop").mode("overwrite").save())
         rows.unpersist()
         out = {"warmup_s": warmup_s, "shuffle_s": shuffle_s, "scoring_s": scoring_s,
-               "worker_peak_rss": peaks.max(), "workers": len(peaks.peaks)}
+               "worker_peak_rss": peaks.max(), "workers": len(peaks.peaks),
+               "python_cpu_s": peaks.cpu_seconds(), "engine_cpu_s": jvm.cpu_seconds()}
         if grouped:
             for strategy in ("sorted", "grouped"):
                 result = seqrec_spark.recommend(df, artifact, top_k=10, strategy=strategy,
@@ -222,10 +249,11 @@ def ray_run(path: Path, artifact: str, actors: int, blocks: int) -> dict:
             BatchRecommender, batch_size=None, batch_format="pyarrow", concurrency=actors,
             num_cpus=1, fn_constructor_kwargs=dict(artifact=artifact, request=request,
                                                    sha256=sha256, threads=1))
-        with WorkerPeaks("BatchRecommender") as peaks:
+        with WorkerPeaks("BatchRecommender") as peaks, WorkerPeaks("raylet") as raylet:
             scoring_s, users = common.timed(lambda: scored.count())
         return {"shuffle_s": shuffle_s, "scoring_s": scoring_s, "users": users,
-                "worker_peak_rss": peaks.max(), "workers": len(peaks.peaks)}
+                "worker_peak_rss": peaks.max(), "workers": len(peaks.peaks),
+                "python_cpu_s": peaks.cpu_seconds(), "engine_cpu_s": raylet.cpu_seconds()}
     finally:
         ray.shutdown()
 
@@ -259,28 +287,37 @@ def render(results: list[dict], command: str, quick: bool, source: str, meta: di
     mib = 2**20
     lines = common.header("Batch scoring on Spark and Ray Data", command, quick,
                           f"Model: {meta['weights']}; shape source: {source}.")
-    head = ["rows", "users", "engine", "shuffle s", "scoring s", "scoring users/s per core",
-            "vs 1-thread runtime", "vs 1 core", "peak RSS per worker"]
+    head = ["rows", "users", "engine", "shuffle s", "scoring s", "scoring users/s (wall)",
+            "vs 1 core (wall)", "users per CPU-s", "vs 1-thread runtime (per CPU-s)",
+            "peak RSS per worker"]
     table = []
     for r in results:
-        single = r["single"]["users_per_s"]
+        one = r["single"]
         table.append([f"{r['rows']:,}", f"{r['users']:,}", "runtime, 1 process, 1 thread", "—",
-                      f"{r['single']['seconds']:.1f} ({r['single']['users']:,} users)",
-                      common.fmt_num(single), "1.00×", "—", "—"])
+                      f"{one['seconds']:.1f} ({one['users']:,} users)",
+                      common.fmt_num(one["users_per_s"]), "—",
+                      common.fmt_num(one["users_per_cpu_s"]), "1.00×", "—"])
         for engine, label in (("spark", "Spark local[{n}]"), ("ray", "Ray, {n} actor(s)")):
             for n in (1, 2):
                 key = f"{engine}_{n}"
                 if key not in r:
                     continue
-                rate = _rate(r, key)
+                rate, stage = _rate(r, key), r[key]
+                cpu = stage.get("python_cpu_s", 0) + stage.get("engine_cpu_s", 0)
+                per_cpu = r["users"] / cpu if cpu else float("nan")
                 table.append([
                     f"{r['rows']:,}", f"{r['users']:,}", label.format(n=n),
-                    f"{r[key]['shuffle_s']:.1f}", f"{r[key]['scoring_s']:.1f}",
-                    common.fmt_num(rate / n), common.fmt_ratio(rate / n / single),
+                    f"{stage['shuffle_s']:.1f}", f"{stage['scoring_s']:.1f}",
+                    common.fmt_num(rate),
                     common.fmt_ratio(rate / _rate(r, f"{engine}_1")) if n == 2 else "1.00×",
-                    common.bytes_text(r[key]["worker_peak_rss"]),
+                    common.fmt_num(per_cpu), common.fmt_ratio(per_cpu / one["users_per_cpu_s"]),
+                    common.bytes_text(stage["worker_peak_rss"]),
                 ])
-    lines += ["", *common.md_table(head, table), ""]
+    lines += ["", *common.md_table(head, table), "",
+              "CPU seconds: the scoring processes' user + system time during the stage, read "
+              "from /proc (Spark: its Python workers and the JVM; Ray: the actors and the "
+              "raylet); the single process: its own. They compare the work per user "
+              "independently of what else ran on the machine.", ""]
     for r in results:
         s2 = r.get("spark_2", {})
         if "grouped_end_to_end_s" in s2:
