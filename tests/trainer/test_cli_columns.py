@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from seqrec_trainer import SequentialRecommender
 from seqrec_trainer.cli import main
-from seqrec_trainer.evaluation.loaders import detect_format
+from seqrec_trainer.data.formats import detect_format
 
 FAST = ["--epochs", "1", "--hidden-units", "8", "--num-blocks", "1", "--max-len", "8",
         "--verbose", "0"]

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from seqrec_trainer.evaluation.loaders import (
+from seqrec_trainer.data.formats import (
     DataFileError,
     detect_format,
     load_interactions,
@@ -143,3 +143,15 @@ def test_positions_within_user():
     users = np.array([3, 1, 3, 3, 1, 2])
     assert positions_within_user(users).tolist() == [0, 0, 1, 2, 1, 0]
     assert positions_within_user(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_old_module_path_still_works_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("seqrec_trainer.evaluation.loaders", None)
+    with pytest.warns(DeprecationWarning, match="seqrec_trainer.data.formats"):
+        old = importlib.import_module("seqrec_trainer.evaluation.loaders")
+    from seqrec_trainer.data import formats
+
+    assert old.load_sasrec_txt is formats.load_sasrec_txt

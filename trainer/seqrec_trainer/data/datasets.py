@@ -24,7 +24,7 @@ ID_COLUMNS = ("USER_ID", "ITEM_ID")
 
 
 #: Public interaction-file formats :class:`InteractionsDataset` reads with the evaluation
-#: loaders (``seqrec_trainer.evaluation.loaders``), recognised by name and header.
+#: loaders (``seqrec_trainer.data.formats``), recognised by name and header.
 INTERACTION_FILE_FORMATS = ("sasrec", "movielens-dat", "movielens-csv")
 
 #: Formats whose explicit rating is read as implicit feedback: every rating is one
@@ -87,7 +87,7 @@ def read_table(
 
 def _read_interaction_file(path: Path) -> dict[str, np.ndarray] | None:
     """The table of a file in one of :data:`INTERACTION_FILE_FORMATS`, else None."""
-    from ..evaluation.loaders import LOADERS, DataFileError, detect_format
+    from .formats import LOADERS, DataFileError, detect_format
 
     if not path.is_file():
         return None

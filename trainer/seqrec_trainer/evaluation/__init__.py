@@ -4,7 +4,7 @@ ranking protocols, metrics and fast readers for common dataset formats.
 See ``docs/evaluation.md`` for the exact rules.
 """
 
-from .loaders import (
+from ..data.formats import (
     DataFileError,
     load_interactions,
     load_movielens_csv,

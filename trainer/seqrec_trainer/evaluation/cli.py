@@ -19,10 +19,10 @@ from typing import Any
 from seqrec_runtime.artifact import FORMAT
 from seqrec_runtime.errors import SeqrecError
 
+from ..data.formats import LOADERS, load_interactions
 from ..errors import InvalidParameterError
 from .baselines import fit_baselines
 from .holdout import compare_with_baselines, evaluate_with_baselines, train_and_evaluate
-from .loaders import LOADERS, load_interactions
 from .protocols import PROTOCOLS
 from .split import leave_one_out_split
 
