@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def _is_float(field: bytes) -> bool:
 def _find_bad_line(
     raw: bytes,
     delimiter: bytes,
-    checks: list[Callable[[bytes], bool]],
+    checks: Sequence[Callable[[bytes], bool]],
     names: list[str],
     first_line: int,
 ) -> str | None:

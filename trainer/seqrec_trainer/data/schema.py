@@ -44,9 +44,11 @@ def load_schema(path: str | Path | None = None, builtin: str | None = None) -> l
     if path is not None:
         text = Path(path).read_text(encoding="utf-8")
         where = str(path)
-    else:
+    elif builtin is not None:
         text = resources.files("seqrec_trainer.schemas").joinpath(builtin).read_text("utf-8")
         where = f"built-in schema {builtin}"
+    else:
+        raise SchemaError("load_schema needs a schema path or a built-in schema name")
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -24,11 +24,16 @@ the 0/1 user x item matrix of the training histories. Two kinds of ``B``:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from seqrec_runtime.param_checks import Choice, Int, Real, check_params
 
 from ..errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from .network import SASRecNetwork
 
 PRIOR_KINDS = ("ease", "low_rank")
 #: The prior's parameters (0 weight turns the prior off).
@@ -155,10 +160,10 @@ def low_rank_ridge(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         _, singular, right = torch.svd_lowrank(matrix, q=oversampled, niter=power_iterations)
-    singular, right = singular[:width].numpy(), right[:, :width].numpy()
-    nonzero = singular > singular[0] * 1e-10  # all False for an all-zero X
-    factors[:, :width] = right * nonzero
-    scales[:width] = np.where(nonzero, singular**2 / (singular**2 + float(l2)), 0.0)
+    values, vectors = singular[:width].numpy(), right[:, :width].numpy()
+    nonzero = values > values[0] * 1e-10  # all False for an all-zero X
+    factors[:, :width] = vectors * nonzero
+    scales[:width] = np.where(nonzero, values**2 / (values**2 + float(l2)), 0.0)
     return factors, scales
 
 
@@ -183,7 +188,7 @@ def check_prior_size(n_items: int) -> None:
 
 
 def fit_item_prior(
-    network: torch.nn.Module, histories: tuple[np.ndarray, np.ndarray], n_items: int,
+    network: SASRecNetwork, histories: tuple[np.ndarray, np.ndarray], n_items: int,
     kind: str, weight: float, l2: float, seed: int = 0,
 ) -> None:
     """Fit the prior on training histories and fill ``network``'s prior buffers.
@@ -207,7 +212,9 @@ def fit_item_prior(
         gram = cooccurrence_gram(*histories, n_items)
         buffers = {"item_prior_matrix": weight * ease_matrix(gram, l2)}
     else:
-        rank = network.item_prior_scales.shape[0]
+        if network.item_prior_scales is None:
+            raise ValueError("the network was built without a low-rank item prior")
+        rank = int(network.item_prior_scales.shape[0])
         factors, scales = low_rank_ridge(*histories, n_items, rank, l2, seed=seed)
         buffers = {"item_prior_factors": factors, "item_prior_scales": weight * scales}
     with torch.no_grad():

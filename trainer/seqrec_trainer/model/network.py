@@ -38,6 +38,11 @@ class SASRecNetwork(nn.Module):
         ``(n_items, r)`` and ``(r,)``.
     """
 
+    # prior buffers (registered in __init__; None when the network has no such prior)
+    item_prior_matrix: torch.Tensor | None
+    item_prior_factors: torch.Tensor | None
+    item_prior_scales: torch.Tensor | None
+
     def __init__(
         self,
         n_items: int,
@@ -64,10 +69,10 @@ class SASRecNetwork(nn.Module):
         low_rank = item_prior and item_prior_rank is not None
         # None buffers are left out of state_dict(), so models without a prior keep theirs
         self.register_buffer("item_prior_matrix", torch.zeros(n_items, n_items) if full else None)
+        rank = item_prior_rank or 0
         self.register_buffer("item_prior_factors",
-                             torch.zeros(n_items, item_prior_rank) if low_rank else None)
-        self.register_buffer("item_prior_scales",
-                             torch.zeros(item_prior_rank) if low_rank else None)
+                             torch.zeros(n_items, rank) if low_rank else None)
+        self.register_buffer("item_prior_scales", torch.zeros(rank) if low_rank else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -135,16 +140,18 @@ class SASRecNetwork(nn.Module):
         ``history_items`` is any ``(B, H)`` index matrix (0 = padding, counts for
         nothing); each distinct item of a row counts once (a 0/1 indicator).
         """
-        if not self.has_item_prior:
+        matrix = self.item_prior_matrix
+        factors, scales = self.item_prior_factors, self.item_prior_scales
+        reference = matrix if matrix is not None else factors
+        if not self.has_item_prior or reference is None:
             raise RuntimeError("this network was built without item_prior=True")
-        matrix, factors = self.item_prior_matrix, self.item_prior_factors
-        dtype = (matrix if matrix is not None else factors).dtype
-        indicator = torch.zeros(history_items.shape[0], self.n_items + 1, dtype=dtype,
+        indicator = torch.zeros(history_items.shape[0], self.n_items + 1, dtype=reference.dtype,
                                 device=history_items.device)
         indicator = indicator.scatter(1, history_items, 1.0)[:, 1:]
         if matrix is not None:
             return indicator @ matrix
-        scales = self.item_prior_scales
+        if factors is None or scales is None:
+            raise RuntimeError("the low-rank item prior needs both factors and scales")
         # V diag(s) V^T with its diagonal removed, as EASE's: an item never scores itself
         self_scores = (factors * factors) @ scales
         return ((indicator @ factors) * scales) @ factors.T - indicator * self_scores
