@@ -60,6 +60,7 @@ def test_bad_timeout_is_a_clear_error(tmp_path, monkeypatch, capsys):
 
     with pytest.raises(InvalidParameterError, match="SEQREC_DDP_TIMEOUT_S"):
         timeout_seconds()
-    assert main(["train", "--interactions", "missing.csv", "--output", str(tmp_path / "m"),
-                 "--nproc-per-node", "0"]) == 2
+    write_csv(tmp_path / "train.csv", make_sequential_interactions(n_users=5, n_items=5))
+    assert main(["train", "--interactions", str(tmp_path / "train.csv"), "--output",
+                 str(tmp_path / "m"), "--nproc-per-node", "0"]) == 2
     assert "--nproc-per-node must be a positive int" in capsys.readouterr().err

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import InvalidParameterError, SeqrecError
-from .context import current_context
+from .context import collective_device, current_context
 from .sharding import fingerprint, gather
 
 
@@ -93,8 +93,9 @@ def share_prepared_data(vocabulary: Any, prepared: Any) -> None:
         )
     if len({entry[1] for entry in every}) > 1:  # sharded data: the job's popularity
         counts = torch.as_tensor(
-            prepared.popularity.astype(np.float64) * prepared.summary["n_train_rows_used"]
+            prepared.popularity.astype(np.float64) * prepared.summary["n_train_rows_used"],
+            device=collective_device(),
         )
         dist.all_reduce(counts)
-        pooled = counts.numpy()
+        pooled = counts.cpu().numpy()
         prepared.popularity = (pooled / max(pooled.sum(), 1.0)).astype(np.float32)

@@ -148,6 +148,14 @@ def init_process_group(
     return context
 
 
+def collective_device() -> torch.device:
+    """Where tensors for collectives live: this rank's GPU under NCCL, else the CPU."""
+    context = current_context()
+    if context is not None and context.backend == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def rank_device(device: torch.device) -> torch.device:
     """``device`` for this rank: a bare ``"cuda"`` becomes ``cuda:LOCAL_RANK`` in a group."""
     context = current_context()

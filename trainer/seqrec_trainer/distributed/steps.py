@@ -148,7 +148,7 @@ class DistributedSteps:
     def step_loss(self, windows: torch.Tensor, outcomes: torch.Tensor | None) -> torch.Tensor:
         """This rank's scaled loss of one step; its backward all-reduces the gradients."""
         count, weight = target_weight(windows, outcomes, self.outcome_weighted)
-        total = torch.tensor([weight], dtype=torch.float64)
+        total = torch.tensor([weight], dtype=torch.float64, device=self.device)  # NCCL: GPU
         dist.all_reduce(total)
         scale = self.context.world_size * weight / float(total) if float(total) > 0 else 0.0
         if count == 0:  # nothing to learn here: a zero-weight stand-in keeps DDP in step
@@ -159,7 +159,7 @@ class DistributedSteps:
 
     def epoch_loss(self, total: float, steps: int) -> float:
         """Mean over the epoch's steps of the global batches' losses (all ranks agree)."""
-        summed = torch.tensor([total], dtype=torch.float64)
+        summed = torch.tensor([total], dtype=torch.float64, device=self.device)
         dist.all_reduce(summed)
         return float(summed) / self.context.world_size / max(steps, 1)
 
@@ -176,7 +176,8 @@ class DistributedSteps:
         metrics = validate(network, valid, *args)
         names = sorted(metrics)
         n = float(len(valid.targets))
-        sums = torch.tensor([metrics[name] * n for name in names] + [n], dtype=torch.float64)
+        sums = torch.tensor([metrics[name] * n for name in names] + [n], dtype=torch.float64,
+                            device=self.device)
         dist.all_reduce(sums)
         count = max(float(sums[-1]), 1.0)
         return {name: float(sums[i]) / count for i, name in enumerate(names)}
