@@ -194,7 +194,7 @@ class SASRecEstimatorBase(ParamsMixin):
 
         recipe = auto_recipe(interactions)
         estimator = cls(**{**recipe.params, **overrides})
-        estimator.auto_recipe_ = recipe
+        estimator.auto_recipe_ = recipe  # type: ignore[attr-defined]  # a fitted-style record
         return estimator
 
     # ------------------------------------------------------------------ validation
@@ -203,9 +203,10 @@ class SASRecEstimatorBase(ParamsMixin):
 
     def _resolved_patience(self, has_validation: bool) -> int | None:
         """``early_stopping_patience`` with ``"auto"`` resolved (5 with validation data)."""
-        if self.early_stopping_patience == AUTO_PATIENCE:
+        patience = self.early_stopping_patience
+        if patience == AUTO_PATIENCE:
             return DEFAULT_PATIENCE if has_validation else None
-        return self.early_stopping_patience
+        return None if patience is None else int(patience)
 
     def _check_outcomes(self, outcomes: np.ndarray | None, valid: ValidationData | None) -> None:
         """Refuse OUTCOME values that the loss cannot learn from (before any training).
@@ -457,7 +458,7 @@ class SASRecEstimatorBase(ParamsMixin):
         return self
 
     def _fit_item_prior(
-        self, network: SASRecNetwork, sequences: np.ndarray, n_items: int,
+        self, network: SASRecNetwork, sequences: np.ndarray | None, n_items: int,
         prior_histories: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
         """Fill the network's prior buffers (see :func:`~..model.item_prior.fit_item_prior`)."""
@@ -543,7 +544,8 @@ class SASRecEstimatorBase(ParamsMixin):
         self.n_items_ = n_items
         self.history_ = meta.get("history", [])
         self.best_epoch_ = meta.get("best_epoch")
-        self.precision_ = meta.get("precision")
+        saved_precision: Any = meta.get("precision")  # None in models saved before it existed
+        self.precision_ = saved_precision
         self.device_ = torch.device("cpu")
         return self
 

@@ -94,6 +94,8 @@ def training_step_loss(
     (scores against every item) always runs in float32. With ``pack_sequences`` the
     windows are packed (:mod:`.packing`): same targets, same loss, fewer padded positions.
     """
+    positions: torch.Tensor | None
+    segments: torch.Tensor | None
     if pack_sequences:
         packed = pack_windows(seqs, outcomes)
         inputs, targets, outcomes = packed.inputs, packed.targets, packed.outcomes
