@@ -1,7 +1,8 @@
 """Offline evaluation of sequential recommenders: leave-one-out split, full and sampled
 ranking protocols, metrics and fast readers for common dataset formats.
 
-See ``docs/evaluation.md`` for the exact rules.
+See ``docs/evaluation.md`` for the exact rules. Baselines beside a model (popularity,
+item-item) and split + train + evaluate in one call: ``docs/quality.md``.
 """
 
 from ..data.formats import (
@@ -11,6 +12,8 @@ from ..data.formats import (
     load_movielens_dat,
     load_sasrec_txt,
 )
+from .baselines import ItemItemBaseline, PopularityBaseline, fit_baselines
+from .holdout import compare_with_baselines, evaluate_with_baselines, train_and_evaluate
 from .metrics import (
     hit_rate_at_k,
     mrr,
@@ -24,6 +27,12 @@ from .split import LeaveOneOutSplit, concat_histories, leave_one_out_split
 __all__ = [
     "PROTOCOLS",
     "DataFileError",
+    "ItemItemBaseline",
+    "PopularityBaseline",
+    "compare_with_baselines",
+    "evaluate_with_baselines",
+    "fit_baselines",
+    "train_and_evaluate",
     "LeaveOneOutSplit",
     "TargetRanks",
     "compute_ranks",
