@@ -23,24 +23,40 @@ def test_summary_is_short_and_names_the_report(exported):
     assert lines[3].endswith("validation_report.json")
 
 
-def test_cli_export_prints_the_summary_not_the_json(tmp_path, export_recommender, capsys):
-    model = export_recommender.save(tmp_path / "model")
-    assert main(["export", str(model), str(tmp_path / "artifact"), "--top-k", "5"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"exported {tmp_path / 'artifact'}") and "{" not in out
-    assert len(out.splitlines()) == 4
-
-
-def test_a_large_artifact_is_announced_before_it_is_written(tmp_path, export_recommender,
-                                                            monkeypatch):
+def test_cli_export_prints_the_summary_and_warns_about_size(tmp_path, export_recommender,
+                                                            monkeypatch, capsys):
     network = export_recommender.scorer.estimator.network_
     weights = export_api.estimated_artifact_bytes(network)
     monkeypatch.setattr(export_api, "LARGE_ARTIFACT_BYTES", weights - 1)
-    with pytest.warns(LargeArtifactWarning, match="MB") as caught:
+    model = export_recommender.save(tmp_path / "model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own warnings
+        warnings.simplefilter("always", LargeArtifactWarning)
+        assert main(["export", str(model), str(tmp_path / "artifact"), "--top-k", "5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"exported {tmp_path / 'artifact'}")
+    assert "{" not in captured.out and len(captured.out.splitlines()) == 4
+    assert "seqrec export: warning: the artifact" in captured.err
+    assert "(LargeArtifactWarning)" in captured.err
+    for graph in (tmp_path / "artifact").glob("*.onnx"):  # each holds the weights (no prior)
+        assert weights <= graph.stat().st_size < weights + 200_000
+
+
+def test_the_size_warning_comes_before_the_export_and_points_at_the_caller(
+        tmp_path, export_recommender, monkeypatch):
+    network = export_recommender.scorer.estimator.network_
+    weights = export_api.estimated_artifact_bytes(network)
+
+    def no_export(*args, **kwargs):
+        raise RuntimeError("not exported")
+
+    monkeypatch.setattr(export_api, "choose_and_export", no_export)
+    monkeypatch.setattr(export_api, "LARGE_ARTIFACT_BYTES", weights - 1)
+    with pytest.warns(LargeArtifactWarning, match="MB") as caught, \
+            pytest.raises(RuntimeError, match="not exported"):
         export_onnx(export_recommender, tmp_path / "big", top_k=5)
     assert caught[0].filename == __file__  # points at the caller, not at seqrec's code
-    for graph in (tmp_path / "big").glob("*.onnx"):  # each holds the weights (no prior)
-        assert weights <= graph.stat().st_size < weights + 200_000
+    assert not (tmp_path / "big").exists()
     monkeypatch.setattr(export_api, "LARGE_ARTIFACT_BYTES", weights)
     with warnings.catch_warnings():
         warnings.simplefilter("error", LargeArtifactWarning)
