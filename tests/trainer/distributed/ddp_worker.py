@@ -94,6 +94,9 @@ def suite_edges(out: Path, rank: int, world: int) -> None:
     # 33 windows in batches of 16: the last global batch has 1 window, rank 1 gets none
     fit("uneven", out, rank, random_windows(33, seed=5), loss_fn_name="bce", epochs=2,
         batch_size=16)
+    # bfloat16 autocast (where native, as precision="auto" picks it) under DDP
+    fit("bf16_autocast", out, rank, random_windows(40, seed=16), loss_fn_name="ce",
+        precision="bf16", epochs=2, batch_size=16)
     # sharded data: rank 0 holds 25 windows, the last rank one user's single window
     own = random_windows(25, seed=6) if rank == 0 else random_windows(1, seed=7 + rank)
     fit("single_user_rank", out, rank, own, loss_fn_name="ce", epochs=2, batch_size=8)

@@ -72,11 +72,11 @@ def test_every_rank_ends_with_the_same_parameters(trained_2ranks, name):
     assert max_abs_diff(trained_2ranks.params(name, 0), trained_2ranks.params(name, 1)) == 0.0
 
 
-@pytest.mark.parametrize("name", ["uneven", "single_user_rank"])
+@pytest.mark.parametrize("name", ["uneven", "single_user_rank", "bf16_autocast"])
 def test_uneven_shards_and_a_single_user_rank_train_to_the_end(trained_2ranks, name):
-    """33 windows in batches of 16 (rank 1 has nothing in the last step), and sharded data
-    where one rank holds 25 windows and the other a single user's one: no hang, 2 epochs,
-    identical parameters and history on both ranks."""
+    """33 windows in batches of 16 (rank 1 has nothing in the last step), sharded data
+    where one rank holds 25 windows and the other a single user's one, and bfloat16
+    autocast: no hang, 2 epochs, identical parameters and history on both ranks."""
     records = [trained_2ranks.record(name, rank) for rank in range(2)]
     assert [len(r["history"]) for r in records] == [2, 2]
     assert records[0]["history"][-1]["loss"] == records[1]["history"][-1]["loss"]

@@ -9,6 +9,7 @@ A group of one process trains through the same DDP path (useful to measure its o
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from dataclasses import dataclass
@@ -143,6 +144,9 @@ def init_process_group(
         dist.init_process_group(
             chosen, timeout=datetime.timedelta(seconds=timeout_seconds(timeout_s))
         )
+        # leave the group before the interpreter exits: a process that exits with the
+        # backend's threads still running can abort ("terminate called ...")
+        atexit.register(_leave_process_group)
     context = current_context()
     assert context is not None
     return context
@@ -154,6 +158,11 @@ def collective_device() -> torch.device:
     if context is not None and context.backend == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
+
+
+def _leave_process_group() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def rank_device(device: torch.device) -> torch.device:
