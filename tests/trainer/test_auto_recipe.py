@@ -56,7 +56,7 @@ def test_epochs_follow_the_training_target_budget_and_many_users_get_large_batch
     p = recipe.params
     per_epoch = 25_000 * 4  # every position after the first has a next item
     assert p["epochs"] == round(TRAINING_TARGETS / per_epoch)
-    assert (p["batch_size"], p["early_stopping_patience"]) == (1024, 5)
+    assert (p["batch_size"], p["early_stopping_patience"]) == (256, 5)
     assert str(per_epoch) in recipe.reasons["epochs"].replace(",", "")
 
 
