@@ -42,16 +42,25 @@ CONFIGS = {
 }
 
 
-def load_split():
+def load_split(max_users: int | None = None):
+    """Leave-one-out split of ML-1M (or a synthetic stand-in); ``max_users``: the first
+    users only (a smaller run of the same data)."""
+    import numpy as np
     from seqrec_trainer.evaluation import leave_one_out_split, load_sasrec_txt
 
     if ML1M.exists():
-        return leave_one_out_split(load_sasrec_txt(ML1M)), "MovieLens-1M (ml-1m.txt.gz)"
-    from seqrec_trainer.datasets import make_sequential_interactions
+        table, source = load_sasrec_txt(ML1M), "MovieLens-1M (ml-1m.txt.gz)"
+    else:
+        from seqrec_trainer.datasets import make_sequential_interactions
 
-    table = make_sequential_interactions(n_users=6040, n_items=3416, min_length=20,
-                                         max_length=311, random_state=0)
-    return leave_one_out_split(table), "SYNTHETIC ML-1M-sized stand-in"
+        table = make_sequential_interactions(n_users=6040, n_items=3416, min_length=20,
+                                             max_length=311, random_state=0)
+        source = "SYNTHETIC ML-1M-sized stand-in"
+    if max_users is not None:
+        keep = np.isin(table["USER_ID"], np.unique(table["USER_ID"])[:max_users])
+        table = {name: np.asarray(values)[keep] for name, values in table.items()}
+        source += f", first {max_users} users"
+    return leave_one_out_split(table), source
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -69,7 +78,7 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     if launched_by_torchrun():
         init_process_group()
-    split, source = load_split()
+    split, source = load_split(args.max_users)
     estimator = SASRecClassifierEstimator.from_preset(
         "ml-1m", epochs=args.epochs, item_prior_weight=0.0, early_stopping_patience=None,
         random_state=0, verbose=0)
@@ -114,10 +123,12 @@ def quality_worker(args: argparse.Namespace) -> None:
 
 
 def run_child(config: str, epochs: int, result: Path, extra: list[str] | None = None,
-              timeout_s: float = 3600) -> dict:
+              timeout_s: float = 3600, max_users: int | None = None) -> dict:
     spec = CONFIGS[config]
     script = [str(Path(__file__).resolve()), "--worker", "--threads", str(spec["threads"]),
               "--epochs", str(epochs), "--result", str(result), *(extra or [])]
+    if max_users is not None:
+        script += ["--max-users", str(max_users)]
     if spec["ranks"] is None:
         command = [sys.executable, *script]
     else:
@@ -135,7 +146,8 @@ def timing(args: argparse.Namespace) -> None:
         for repeat in range(args.repeats):
             order = configs if repeat % 2 == 0 else configs[::-1]
             for name in order:
-                result = run_child(name, args.epochs, Path(tmp) / f"{name}-{repeat}.json")
+                result = run_child(name, args.epochs, Path(tmp) / f"{name}-{repeat}.json",
+                                   max_users=args.max_users)
                 runs[name].append(result)
                 print(json.dumps({"config": name, "repeat": repeat, **result}), flush=True)
     base = statistics.median([s for r in runs[configs[0]] for s in r["epoch_s"]])
@@ -217,6 +229,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--configs", default="1x2,2x1,ddp1x2")
     parser.add_argument("--json", help="write every run's figures here")
+    parser.add_argument("--max-users", type=int, default=None,
+                        help="train on the first N users only (a shorter run)")
     parser.add_argument("--quality", action="store_true",
                         help="train the whole ml-1m preset on 2 ranks and evaluate it")
     parser.add_argument("--projection", action="store_true",
