@@ -181,3 +181,30 @@ def test_recommend_leaves_seen_items_out_unless_include_seen(tmp_path, train_csv
     assert [s for _, s in default] == sorted((s for _, s in default), reverse=True)
     included = recommended("--include-seen")
     assert {i for i, _ in included} >= seen
+
+
+def test_recommend_scores_are_the_model_scores_chunk_by_chunk(tmp_path, train_csv,
+                                                               synthetic_table, capsys,
+                                                               monkeypatch):
+    import numpy as np
+    import seqrec_trainer.cli as cli
+    from seqrec_trainer import SequentialRecommender
+
+    model_dir = tmp_path / "model"
+    assert main(["train", "--interactions", str(train_csv), "--output", str(model_dir),
+                 *FAST]) == 0
+    model = SequentialRecommender.load(model_dir)
+    monkeypatch.setattr(cli, "_SCORE_CELLS_PER_CHUNK", 3 * len(model.item_ids_))  # 3 users
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["recommend", str(model_dir), "--interactions", str(train_csv),
+                     "--top-k", "4"]) == 0
+        users, scores = model.score_items(synthetic_table, return_user_ids=True)
+    rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
+    assert len(rows) == 4 * len(users)
+    row_of = {u: r for r, u in enumerate(users.tolist())}
+    column = {item: j for j, item in enumerate(model.item_ids_.tolist())}
+    for user, _rank, item, score in rows:
+        expected = scores[row_of[int(user)], column[int(item)]]
+        np.testing.assert_allclose(float(score), expected, rtol=1e-5, atol=1e-6)

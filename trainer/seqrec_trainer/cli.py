@@ -303,7 +303,7 @@ def _run_recommend(args: argparse.Namespace) -> int:
         table, top_k=args.top_k, sampling_temperature=args.temperature,
         exclude_seen=args.exclude_seen, random_state=args.seed, return_user_ids=True,
     )
-    scores = _recommended_scores(model, table, recs)
+    scores = _recommended_scores(model, table, users, recs)
     lines = ["USER_ID,RANK,ITEM_ID,SCORE"]
     for user, row, row_scores in zip(users, recs, scores, strict=True):
         lines.extend(f"{user},{r + 1},{item},{score:.6g}"
@@ -316,14 +316,30 @@ def _run_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recommended_scores(model: Any, table: Any, recs: np.ndarray) -> np.ndarray:
-    """The model's score of each recommended item (rows and order of ``recs``)."""
-    with warnings.catch_warnings():  # recommend already warned (cold users...)
-        warnings.simplefilter("ignore")
-        scores = model.score_items(table)
+#: Scores computed per chunk of users by ``seqrec recommend`` (float32 cells, ~256 MB).
+_SCORE_CELLS_PER_CHUNK = 2**26
+
+
+def _recommended_scores(model: Any, table: dict[str, np.ndarray], users: np.ndarray,
+                        recs: np.ndarray) -> np.ndarray:
+    """The model's score of each recommended item (rows and order of ``recs``), scoring a
+    chunk of users at a time so a large catalogue never needs every user's full row."""
+    from seqrec_runtime.table import USER_ID
+
     columns = {item: j for j, item in enumerate(model.item_ids_.tolist())}
     index = np.vectorize(columns.__getitem__, otypes=[np.int64])(recs) if recs.size else recs
-    return np.take_along_axis(scores, index.astype(np.int64), axis=1)
+    index = index.astype(np.int64)
+    out = np.empty(recs.shape, dtype=np.float32)
+    step = max(1, _SCORE_CELLS_PER_CHUNK // max(1, len(columns)))
+    row_users = np.asarray(table[USER_ID])
+    with warnings.catch_warnings():  # recommend already warned (cold users...)
+        warnings.simplefilter("ignore")
+        for start in range(0, len(users), step):
+            chunk = users[start:start + step]
+            rows = np.isin(row_users, chunk) if len(chunk) < len(users) else slice(None)
+            scores = model.score_items({k: np.asarray(v)[rows] for k, v in table.items()})
+            out[start:start + step] = np.take_along_axis(scores, index[start:start + step], 1)
+    return out
 
 
 def _version() -> str:
