@@ -9,20 +9,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from seqrec_runtime.warn import warn
 
-from ..errors import DeviceFallbackWarning, InvalidParameterError, NotFittedError
 from ..model import SASRecNetwork
-from ..model.item_prior import (
-    check_prior_params,
-    check_prior_size,
-    fit_item_prior,
-)
 from ..training_log import resolve_verbosity
-from .checks import AUTO_PATIENCE, DEFAULT_PATIENCE, check_estimator_params
+from .checks import AUTO_PATIENCE, DEFAULT_PATIENCE, check_estimator_params, check_outcomes
 from .losses import LossFn
 from .params import ParamsMixin
 from .precision import autocast_dtype, resolve_precision
+from .prior_fit import ItemPriorMixin
+from .state import FittedStateMixin
 from .training import LoopConfig, TrainingData, ValidationData, run_training
 
 logger = logging.getLogger("seqrec")
@@ -31,10 +26,9 @@ logger = logging.getLogger("seqrec")
 EpochCallback = Callable[[int, Any, dict], None]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-_PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
 
 
-class SASRecEstimatorBase(ParamsMixin):
+class SASRecEstimatorBase(ItemPriorMixin, FittedStateMixin, ParamsMixin):
     """SASRec estimator: ``__init__`` stores parameters; ``fit`` learns ``network_``.
 
     Parameters
@@ -208,80 +202,6 @@ class SASRecEstimatorBase(ParamsMixin):
             return DEFAULT_PATIENCE if has_validation else None
         return None if patience is None else int(patience)
 
-    def _check_outcomes(self, outcomes: np.ndarray | None, valid: ValidationData | None) -> None:
-        """Refuse OUTCOME values that the loss cannot learn from (before any training).
-
-        ``outcomes`` holds the training rows' OUTCOME (padding left out).
-
-        ``"bce"`` reads OUTCOME as a label in ``[0, 1]``; ``"ce"`` and ``"sampled_softmax"``
-        as a weight ``>= 0``, not all zero. Outside those domains the loss has no minimum
-        (it falls without bound) or no gradient, and training returns garbage. The
-        regressor's ``"mse"`` takes any finite OUTCOME.
-
-        Raises
-        ------
-        InvalidParameterError
-            OUTCOME outside the domain of ``loss_fn_name``.
-        """
-        if self._kind != "classifier":
-            return
-        for where, values in (("training", outcomes),
-                              ("validation", valid.outcomes if valid is not None else None)):
-            if values is None or np.size(values) == 0:
-                continue
-            low, high = float(np.min(values)), float(np.max(values))
-            if self.loss_fn_name == "bce" and (low < 0.0 or high > 1.0):
-                raise InvalidParameterError(
-                    f"loss_fn_name='bce' reads OUTCOME as a label in [0, 1], but the {where} "
-                    f"OUTCOME spans [{low:.6g}, {high:.6g}]; rescale it (e.g. rating / 5), "
-                    "drop the OUTCOME column, or use loss_fn_name='ce' (OUTCOME as a weight "
-                    ">= 0)"
-                )
-            if self.loss_fn_name != "bce" and low < 0.0:
-                raise InvalidParameterError(
-                    f"loss_fn_name={self.loss_fn_name!r} weights targets by OUTCOME, which "
-                    f"must be >= 0, but the {where} OUTCOME spans [{low:.6g}, {high:.6g}]; "
-                    "drop or rescale the negative rows (a negative weight makes the loss "
-                    "fall without bound)"
-                )
-            if where == "training" and self.loss_fn_name != "bce" and high <= 0.0:
-                raise InvalidParameterError(
-                    f"loss_fn_name={self.loss_fn_name!r} weights targets by OUTCOME, which is "
-                    "0 for every training row: there is nothing to learn; drop the OUTCOME "
-                    "column for unweighted training"
-                )
-
-    def _check_prior_params(self) -> None:
-        check_prior_params(self.item_prior_weight, self.item_prior_l2, self.item_prior_kind,
-                           self.item_prior_rank)
-        if self.item_prior_weight and self._kind != "classifier":
-            raise InvalidParameterError(
-                f"item_prior_weight={self.item_prior_weight!r}: the item prior adds to "
-                "next-item logits and is only available for SASRecClassifierEstimator; "
-                "use item_prior_weight=0"
-            )
-
-    def _check_prior_size(self, n_items: int) -> None:
-        if self.uses_item_prior and self.item_prior_kind == "ease":
-            check_prior_size(n_items)
-
-    def _resolve_device(self) -> torch.device:
-        if self.device in (None, "cpu"):
-            return torch.device("cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise InvalidParameterError(
-                f"device={self.device!r} is not a torch device; use None/'cpu', 'cuda' or "
-                f"'cuda:N' ({exc})"
-            ) from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidParameterError(
-                f"device={self.device!r} was requested but CUDA is not available in this torch "
-                "build; use device=None (CPU) or install a CUDA build of torch"
-            )
-        return device
-
     # ------------------------------------------------------------------ fitting
     def build_network(self, n_items: int) -> SASRecNetwork:
         """A freshly initialised network for ``n_items`` items."""
@@ -296,11 +216,6 @@ class SASRecEstimatorBase(ParamsMixin):
             item_prior_rank=(min(int(self.item_prior_rank), n_items)
                              if self.item_prior_kind == "low_rank" else None),
         )
-
-    @property
-    def uses_item_prior(self) -> bool:
-        """Whether scores include the item-item prior (``item_prior_weight > 0``)."""
-        return float(self.item_prior_weight) > 0
 
     def fit(
         self,
@@ -344,7 +259,8 @@ class SASRecEstimatorBase(ParamsMixin):
 
         with agreed_input_checks():  # in a process group: all ranks raise if one rank's fails
             self._check_params(valid is not None)
-            self._check_outcomes(
+            check_outcomes(
+                self,
                 None if outcomes is None else np.asarray(outcomes)[np.asarray(sequences) != 0],
                 valid,
             )
@@ -402,76 +318,6 @@ class SASRecEstimatorBase(ParamsMixin):
         self.precision_ = precision
         return self
 
-    def refit_item_prior(
-        self, prior_histories: tuple[np.ndarray, np.ndarray], **params: Any
-    ) -> SASRecEstimatorBase:
-        """Refit only the item prior of a fitted estimator; the trained network is kept.
-
-        The prior never changes training, so this gives the model that ``fit`` with these
-        prior parameters would have given, without training the network again (e.g. to
-        tune ``item_prior_weight`` / ``item_prior_l2`` on validation data).
-
-        Parameters
-        ----------
-        prior_histories
-            ``(row_codes, item_indices)`` of the training interactions (as in ``fit``).
-        **params
-            New values of ``item_prior_weight``, ``item_prior_l2``, ``item_prior_kind``,
-            ``item_prior_rank``; the others keep their values. ``item_prior_weight=0``
-            removes the prior.
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        NotFittedError, InvalidParameterError
-            Unknown or bad parameters are refused before anything changes.
-        """
-        self.check_is_fitted()
-        unknown = sorted(set(params) - set(_PRIOR_PARAMS))
-        if unknown:
-            raise InvalidParameterError(
-                f"refit_item_prior only changes {', '.join(_PRIOR_PARAMS)}; got {unknown} "
-                "(other parameters need a new fit)"
-            )
-        previous = {name: getattr(self, name) for name in _PRIOR_PARAMS}
-        self.set_params(**params)
-        try:
-            self._check_prior_params()
-            self._check_prior_size(self.n_items_)
-            network = self.build_network(self.n_items_).to(self.device_)
-            state = {k: v for k, v in self.network_.state_dict().items()
-                     if not k.startswith("item_prior_")}
-            missing, unexpected = network.load_state_dict(state, strict=False)
-            if unexpected or any(not k.startswith("item_prior_") for k in missing):
-                raise RuntimeError(f"trained weights do not fit the rebuilt network: "
-                                   f"missing {missing}, unexpected {unexpected}")
-            network.eval()
-            if self.uses_item_prior:
-                self._fit_item_prior(network, None, self.n_items_, prior_histories)
-        except BaseException:
-            self.set_params(**previous)
-            raise
-        self.network_ = network
-        return self
-
-    def _fit_item_prior(
-        self, network: SASRecNetwork, sequences: np.ndarray | None, n_items: int,
-        prior_histories: tuple[np.ndarray, np.ndarray] | None,
-    ) -> None:
-        """Fill the network's prior buffers (see :func:`~..model.item_prior.fit_item_prior`)."""
-        if prior_histories is None:
-            sequences = np.asarray(sequences)
-            rows = np.repeat(np.arange(len(sequences)), sequences.shape[1])
-            prior_histories = (rows, sequences.reshape(-1))
-        fit_item_prior(
-            network, prior_histories, n_items, kind=self.item_prior_kind,
-            weight=float(self.item_prior_weight), l2=float(self.item_prior_l2),
-            seed=0 if self.random_state is None else int(self.random_state),
-        )
-
     def _loss_kwargs(self, generator: torch.Generator, has_outcome: bool) -> dict[str, Any]:
         return {
             "num_negatives": int(self.num_negatives),
@@ -517,70 +363,6 @@ class SASRecEstimatorBase(ParamsMixin):
                 DeprecationWarning, stacklevel=3,
             )
         return legacy
-
-    # ------------------------------------------------------------------ fitted state
-    def fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """What fitting added to the parameters: JSON-able metadata and CPU weights."""
-        self.check_is_fitted()
-        meta = {"n_items": self.n_items_, "best_epoch": self.best_epoch_,
-                "precision": self.precision_, "history": self.history_}
-        weights = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
-        return meta, weights
-
-    def restore_fitted_state(
-        self, meta: dict[str, Any], weights: dict[str, torch.Tensor]
-    ) -> SASRecEstimatorBase:
-        """Rebuild the fitted network from :meth:`fitted_state`'s output, on the CPU.
-
-        Raises
-        ------
-        KeyError, TypeError, ValueError, RuntimeError
-            Metadata or weights that do not describe a network of these parameters.
-        """
-        n_items = int(meta["n_items"])
-        network = self.build_network(n_items)
-        network.load_state_dict(weights)
-        self.network_ = network.eval()
-        self.n_items_ = n_items
-        self.history_ = meta.get("history", [])
-        self.best_epoch_ = meta.get("best_epoch")
-        saved_precision: Any = meta.get("precision")  # None in models saved before it existed
-        self.precision_ = saved_precision
-        self.device_ = torch.device("cpu")
-        return self
-
-    def move_to_device(self, device: str | None, source: str = "the model") -> SASRecEstimatorBase:
-        """Move a fitted network to ``device``, or (``None``) to the device it was trained on.
-
-        A model trained on a GPU goes to the CPU, with a :class:`DeviceFallbackWarning`,
-        when no GPU is available here.
-        """
-        self.check_is_fitted()
-        saved = self.device
-        if device is not None:
-            self.set_params(device=device)
-            target = self._resolve_device()
-        elif isinstance(saved, str) and saved.startswith("cuda") \
-                and not torch.cuda.is_available():
-            warn(
-                f"{source} was trained with device={saved!r} but CUDA is not available here; "
-                "loaded onto the CPU (pass device='cpu' to load() to silence this)",
-                DeviceFallbackWarning,
-            )
-            target = torch.device("cpu")
-        else:
-            target = self._resolve_device()
-        self.network_ = self.network_.to(target).eval()
-        self.device_ = target
-        return self
-
-    # ------------------------------------------------------------------ inference
-    def check_is_fitted(self) -> None:
-        """Raise :class:`NotFittedError` unless ``fit`` has run."""
-        if not hasattr(self, "network_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call train()/fit() first"
-            )
 
     @torch.no_grad()
     def predict_scores(

@@ -7,14 +7,18 @@ patience needing validation data) follow the table in :func:`check_estimator_par
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from seqrec_runtime.param_checks import Choice, Flag, Int, Real, Spec, check_params
 
 from ..data.windows import HISTORY_WINDOWS
 from ..errors import InvalidParameterError
 from ..model.item_prior import PRIOR_PARAMS
 from .precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from .training import ValidationData
 
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 MONITORS = ("val_loss", "val_ndcg@10", "val_hr@10")
@@ -92,3 +96,49 @@ def check_estimator_params(estimator: Any, has_validation: bool) -> None:
             "valid_interactions_ds to SequentialRecommender.train (e.g. each user's "
             "second-to-last interaction) or set early_stopping_patience=None"
         )
+
+
+def check_outcomes(
+estimator: Any, outcomes: np.ndarray | None, valid: ValidationData | None
+) -> None:
+    """Refuse OUTCOME values that the loss cannot learn from (before any training).
+
+    ``outcomes`` holds the training rows' OUTCOME (padding left out).
+
+    ``"bce"`` reads OUTCOME as a label in ``[0, 1]``; ``"ce"`` and ``"sampled_softmax"``
+    as a weight ``>= 0``, not all zero. Outside those domains the loss has no minimum
+    (it falls without bound) or no gradient, and training returns garbage. The
+    regressor's ``"mse"`` takes any finite OUTCOME.
+
+    Raises
+    ------
+    InvalidParameterError
+        OUTCOME outside the domain of ``loss_fn_name``.
+    """
+    if estimator.estimator_kind != "classifier":
+        return
+    for where, values in (("training", outcomes),
+                          ("validation", valid.outcomes if valid is not None else None)):
+        if values is None or np.size(values) == 0:
+            continue
+        low, high = float(np.min(values)), float(np.max(values))
+        if estimator.loss_fn_name == "bce" and (low < 0.0 or high > 1.0):
+            raise InvalidParameterError(
+                f"loss_fn_name='bce' reads OUTCOME as a label in [0, 1], but the {where} "
+                f"OUTCOME spans [{low:.6g}, {high:.6g}]; rescale it (e.g. rating / 5), "
+                "drop the OUTCOME column, or use loss_fn_name='ce' (OUTCOME as a weight "
+                ">= 0)"
+            )
+        if estimator.loss_fn_name != "bce" and low < 0.0:
+            raise InvalidParameterError(
+                f"loss_fn_name={estimator.loss_fn_name!r} weights targets by OUTCOME, which "
+                f"must be >= 0, but the {where} OUTCOME spans [{low:.6g}, {high:.6g}]; "
+                "drop or rescale the negative rows (a negative weight makes the loss "
+                "fall without bound)"
+            )
+        if where == "training" and estimator.loss_fn_name != "bce" and high <= 0.0:
+            raise InvalidParameterError(
+                f"loss_fn_name={estimator.loss_fn_name!r} weights targets by OUTCOME, which is "
+                "0 for every training row: there is nothing to learn; drop the OUTCOME "
+                "column for unweighted training"
+            )
