@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -139,3 +140,23 @@ def test_cli_train_with_preset_auto_saves_its_recipe(tmp_path, synthetic_table, 
     assert "auto recipe for" in capsys.readouterr().err
     model = SequentialRecommender.load(out)
     assert model.scorer.estimator.item_prior_weight == saved["params"]["item_prior_weight"]
+
+
+SHARED = (Path(__file__).resolve().parents[2] / "../shared/data").resolve()
+
+
+@pytest.mark.parametrize("relative, resolves_to_preset", [
+    ("ml-1m/ml-1m.txt.gz", True),
+    ("ml-1m-timestamps/ratings_users1-2999.dat.gz", True),
+    ("ml-latest-small/ratings.csv.gz", False),
+    ("beauty/beauty.txt.gz", False),
+])
+def test_shared_datasets_resolve_as_documented(relative, resolves_to_preset):
+    from seqrec_trainer.evaluation import load_interactions
+
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(f"shared dataset {path} is absent (only in the project workspace)")
+    recipe = auto_recipe(leave_one_out_split(load_interactions(path)).train)
+    # on ML-1M's training rows auto IS the ml-1m preset: its measured quality is the preset's
+    assert (recipe.params == get_preset("ml-1m")) is resolves_to_preset
