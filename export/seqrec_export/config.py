@@ -58,9 +58,11 @@ def graph_specs(n_items: int, k: int, item_prior: bool = False) -> tuple[GraphSp
     items of each user's whole history (0-padded on the right), and both live in one file
     (:func:`shared_spec`), so the prior's matrix is stored once.
     """
-    shapes = {"item_seq": ("batch", "seq_len"), "exclude_items": ("batch", "n_exclude"),
-              "history_items": ("batch", "n_history"), "scores": ("batch", n_items),
-              "top_scores": ("batch", k), "top_indices": ("batch", k)}
+    shapes: dict[str, tuple[str | int, ...]] = {
+        "item_seq": ("batch", "seq_len"), "exclude_items": ("batch", "n_exclude"),
+        "history_items": ("batch", "n_history"), "scores": ("batch", n_items),
+        "top_scores": ("batch", k), "top_indices": ("batch", k),
+    }
 
     def tensors(pairs: list[tuple[str, str]]) -> tuple[TensorSpec, ...]:
         return tuple(TensorSpec(name, dtype, shapes[name]) for name, dtype in pairs)

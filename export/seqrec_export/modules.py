@@ -6,6 +6,14 @@ import torch
 from torch import nn
 
 
+def masked_top_k(scores: torch.Tensor, exclude_items: torch.Tensor, k: int):
+    """``(top_scores, top_indices)`` of ``scores`` with the ``exclude_items`` model indices
+    set to ``-inf`` (0 entries mask nothing); indices are 0-based score columns."""
+    pad = torch.full_like(scores[:, :1], float("-inf"))
+    full = torch.cat([pad, scores], dim=1).scatter(1, exclude_items, float("-inf"))
+    return torch.topk(full[:, 1:], k, dim=1)
+
+
 class ScoresGraph(nn.Module):
     """``item_seq (B, L) -> scores (B, n_items)``."""
 
@@ -15,13 +23,6 @@ class ScoresGraph(nn.Module):
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         return self.network(item_seq)
-
-
-class ScoresWithHistoryGraph(ScoresGraph):
-    """``(item_seq, history_items) -> scores`` for networks with an item prior."""
-
-    def forward(self, item_seq: torch.Tensor, history_items: torch.Tensor) -> torch.Tensor:
-        return self.network(item_seq, history_items)
 
 
 class TopKGraph(nn.Module):
@@ -37,29 +38,21 @@ class TopKGraph(nn.Module):
         self.k = k
 
     def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor):
-        return self.top_k(self.network(item_seq), exclude_items)
-
-    def top_k(self, scores: torch.Tensor, exclude_items: torch.Tensor):
-        pad = torch.full_like(scores[:, :1], float("-inf"))
-        full = torch.cat([pad, scores], dim=1).scatter(1, exclude_items, float("-inf"))
-        return torch.topk(full[:, 1:], self.k, dim=1)
+        return masked_top_k(self.network(item_seq), exclude_items, self.k)
 
 
-class TopKWithHistoryGraph(TopKGraph):
-    """``(item_seq, exclude_items, history_items) -> (top_scores, top_indices)``."""
-
-    def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor,
-                history_items: torch.Tensor):
-        return self.top_k(self.network(item_seq, history_items), exclude_items)
-
-
-class ScoresAndTopKGraph(TopKGraph):
+class ScoresAndTopKGraph(nn.Module):
     """``(item_seq, exclude_items, history_items) -> (scores, top_scores, top_indices)``:
     both graphs of an artifact with an item prior in one model, so the prior's matrix is
     stored and loaded once."""
 
+    def __init__(self, network: nn.Module, k: int) -> None:
+        super().__init__()
+        self.network = network
+        self.k = k
+
     def forward(self, item_seq: torch.Tensor, exclude_items: torch.Tensor,
                 history_items: torch.Tensor):
         scores = self.network(item_seq, history_items)
-        top_scores, top_indices = self.top_k(scores, exclude_items)
+        top_scores, top_indices = masked_top_k(scores, exclude_items, self.k)
         return scores, top_scores, top_indices

@@ -85,6 +85,7 @@ def export_graphs(network: nn.Module, max_len: int, n_items: int, k: int,
         history = torch.as_tensor(rng.integers(0, n_items + 1, size=(3, 5)))
         history_dims = {"history_items": {0: batch, 1: n_history}}
         spec = shared_spec(specs)
+        assert spec is not None  # graph_specs puts both graphs of a prior in one file
         export_graph(ScoresAndTopKGraph(network, k), (example, exclude, history), spec,
                      directory / spec.file, opset,
                      {**seq_dims, **exclude_dims, **history_dims})

@@ -122,11 +122,12 @@ def validate_export(
     network.eval()
     with_history = getattr(network, "has_item_prior", False)
     rng = np.random.default_rng(4321)
+    n_items = int(scores_spec.outputs[0].shape[1])  # scores: (batch, n_items)
     for items in batches:
         feeds = {"item_seq": items}
-        args = (torch.as_tensor(items),)
+        args: tuple[torch.Tensor, ...] = (torch.as_tensor(items),)
         if with_history:
-            feeds["history_items"] = _history_for(items, network.n_items, rng)
+            feeds["history_items"] = _history_for(items, n_items, rng)
             args += (torch.as_tensor(feeds["history_items"]),)
         with torch.no_grad():
             expected = network(*args).numpy()

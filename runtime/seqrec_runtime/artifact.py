@@ -310,7 +310,7 @@ def read_artifact(path: str | Path) -> Artifact:
                 f"{SHARED_FILE_FORMAT_VERSION}"
             )
         graphs = {name: replace(graph, shared=True) for name, graph in graphs.items()}
-    if graphs["topk"].k > n_items:
+    if (graphs["topk"].k or 0) > n_items:
         raise _fail(f"manifest.json: graphs.topk.k={graphs['topk'].k} > n_items={n_items}")
     return Artifact(root, manifest, vocabulary, fallback, max_len, n_items, graphs, item_prior)
 

@@ -108,7 +108,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     add_launch_flags(p)  # --nproc-per-node N: data-parallel training under torchrun
 
 
-def _signature_default(cls: type, name: str) -> Any:
+def _signature_default(cls: Any, name: str) -> Any:
     import inspect
 
     return inspect.signature(cls.__init__).parameters[name].default
