@@ -154,7 +154,9 @@ def _prepare(
         )
         return rows.withColumn(BUCKET, F.pmod(F.xxhash64(user), F.lit(buckets))), job, runtime
     parts = rows.repartition(num_partitions, user) if num_partitions else rows.repartition(user)
-    return parts.sortWithinPartitions(user, ROW_ORDER), job, runtime
+    # the row number only orders the sort; dropping it after sorting keeps the order and
+    # sends a quarter less data to Python
+    return parts.sortWithinPartitions(user, ROW_ORDER).drop(ROW_ORDER), job, runtime
 
 
 def _run(rows: Any, job: _Job, schema: Any, strategy: str) -> Any:

@@ -38,7 +38,7 @@ def test_spark_recommend_writes_what_the_runtime_returns(spark, parquet_input, f
     long = tmp_path / "long"
     assert main(["spark-recommend", str(fake_artifact), "--input", str(path), "--output",
                  str(long), "--top-k", "4", "--user-col", "user", "--include-seen",
-                 "--format", "long"]) == 0
+                 "--format", "long", "--mode", "overwrite"]) == 0
     long_rows = pq.read_table(long)
     assert long_rows.column_names == ["user", "rank", "item", "score"]
     assert long_rows.num_rows == 4 * len(rows)

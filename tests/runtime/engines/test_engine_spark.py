@@ -65,7 +65,7 @@ def test_int_ids_match_runtime(spark, arrow_batch, fake_artifact, partitions, ba
     assert_matches_runtime(got, runtime, table, top_k=5, exclude_seen=exclude_seen)
 
 
-@pytest.mark.parametrize(("partitions", "batch_rows"), [(1, 7), (17, 1), (3, None)])
+@pytest.mark.parametrize(("partitions", "batch_rows"), [(1, 7), (17, 1)])
 def test_string_ids_match_runtime(spark, arrow_batch, fake_string_artifact, partitions,
                                   batch_rows):
     runtime = seqrec_runtime.load(fake_string_artifact)
@@ -77,7 +77,7 @@ def test_string_ids_match_runtime(spark, arrow_batch, fake_string_artifact, part
 
 
 @pytest.mark.parametrize(("partitions", "batch_rows", "strategy"),
-                         [(1, None, "sorted"), (17, 7, "sorted"), (3, None, "grouped")])
+                         [(17, 7, "sorted"), (3, None, "grouped")])
 def test_real_movielens_rows_match_runtime(spark, arrow_batch, ml_artifact, partitions,
                                            batch_rows, strategy):
     """Real MovieLens-1M histories (real timestamps, ties kept in file order)."""
