@@ -273,6 +273,41 @@ def test_node_serves_an_item_prior_artifact_like_python(node_ready, prior_artifa
                           2 * ATOL)
 
 
+def test_node_still_serves_format_2_prior_artifacts(node_ready, prior_artifact, tmp_path):
+    """Format 2 (each graph in its own file, each with the prior) is read as before."""
+    import onnx.utils
+    from seqrec_trainer.io import sha256_file
+
+    artifact, rows, data = prior_artifact
+    old = tmp_path / "format2"
+    shutil.copytree(artifact, old)
+    onnx.utils.extract_model(str(old / "model.onnx"), str(old / "model_topk.onnx"),
+                             ["item_seq", "exclude_items", "history_items"],
+                             ["top_scores", "top_indices"])
+    onnx.utils.extract_model(str(old / "model.onnx"), str(old / "scores.onnx"),
+                             ["item_seq", "history_items"], ["scores"])
+    (old / "scores.onnx").replace(old / "model.onnx")
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    manifest["graphs"]["topk"]["file"] = "model_topk.onnx"
+    manifest["files"] = {name: sha256_file(old / name) for name in
+                         ("model.onnx", "model_topk.onnx", "validation_report.json")}
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    new_out = run_cli(artifact, rows, "--top-k", "5", "--scores")
+    old_out = run_cli(old, rows, "--top-k", "5", "--scores")
+    assert old_out["recommend"] == new_out["recommend"]
+    np.testing.assert_allclose(np.asarray(old_out["scores"]), np.asarray(new_out["scores"]),
+                               rtol=0, atol=1e-6)
+    shared = json.loads((artifact / "manifest.json").read_text())
+    shared["format_version"] = 2  # one file for both graphs needs format 3
+    (tmp_path / "bad").mkdir()
+    for name in shared["files"]:
+        shutil.copyfile(artifact / name, tmp_path / "bad" / name)
+    (tmp_path / "bad" / "manifest.json").write_text(json.dumps(shared), encoding="utf-8")
+    proc = run_cli(tmp_path / "bad", rows, check=False)
+    assert proc.returncode == 1 and "format_version >= 3" in proc.stderr
+
+
 def test_node_refuses_bad_artifacts(node_ready, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(GOLDEN, tampered)
