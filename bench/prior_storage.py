@@ -22,7 +22,12 @@ user's top-10 (the top-k output, as ``recommend_online`` calls it), each as wall
 CPU time per call (CPU time is the steadier on a machine shared with other work).
 Medians over rounds, ratios to ``one_file``.
 
-Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT]``.
+With ``--node`` the ``two_files`` and ``one_file`` layouts are also written as complete
+artifacts (format 2 and 3 manifests) and loaded by the Node.js example
+(``examples/node``, after ``npm ci`` there): its process's resident memory after
+``seqrec.load`` and a forced garbage collection, minus before.
+
+Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT] [--node]``.
 """
 
 from __future__ import annotations
@@ -41,8 +46,20 @@ from pathlib import Path
 import numpy as np
 
 LAYOUTS = ("two_files", "external_shared", "one_file")
+NODE_LAYOUTS = ("two_files", "one_file")
 MAX_LEN = 50
 PRIOR_NAME = "prior.bin"
+NODE_DIR = Path(__file__).resolve().parent.parent / "examples" / "node"
+NODE_LOAD = """
+const seqrec = require(process.argv[1]);
+global.gc();
+const before = process.memoryUsage().rss;
+seqrec.load(process.argv[2]).then((model) => {
+  global.gc();
+  const after = process.memoryUsage().rss;
+  console.log(JSON.stringify({ node_rss_mb: (after - before) / 1e6, k: model.k }));
+});
+"""
 
 
 def build_layouts(root: Path, n_items: int) -> dict[str, Path]:
@@ -93,6 +110,42 @@ def build_layouts(root: Path, n_items: int) -> dict[str, Path]:
                     entry.value = PRIOR_NAME
         onnx.save(model, str(ext / name))
     return {"one_file": one, "two_files": two, "external_shared": ext}
+
+
+def write_manifests(dirs: dict[str, Path], n_items: int) -> None:
+    """Make the ``two_files`` (format 2) and ``one_file`` (format 3) layouts complete
+    artifacts that any reader loads, with integer item ids ``1..n_items``."""
+    from dataclasses import replace
+
+    from seqrec_export.config import graph_specs
+    from seqrec_export.manifest import build_manifest
+    from seqrec_runtime.artifact import GRAPH_FILES
+    from seqrec_trainer.io import sha256_file, write_json
+
+    shared = graph_specs(n_items, 10, True)
+    layouts = {"one_file": (shared, 3),
+               "two_files": (tuple(replace(s, file=GRAPH_FILES[s.key]) for s in shared), 2)}
+    for layout, (specs, version) in layouts.items():
+        directory = dirs[layout]
+        files = sorted({spec.file for spec in specs})
+        manifest = build_manifest(
+            seqrec_version="bench", estimator_kind="classifier", opset=18, max_len=MAX_LEN,
+            item_ids={"dtype": "int64", "values": list(range(1, n_items + 1))},
+            fallback_scores=np.zeros(n_items, np.float32), specs=specs,
+            file_hashes={f: sha256_file(directory / f) for f in files}, training={},
+            item_prior={"kind": "ease", "weight": 1.0, "l2": 1.0},
+        )
+        manifest["format_version"] = version
+        write_json(directory / "manifest.json", manifest)
+
+
+def node_rss_mb(directory: Path) -> float:
+    """Resident memory the Node example's ``seqrec.load`` adds (after garbage collection)."""
+    out = subprocess.run(
+        ["node", "--expose-gc", "-e", NODE_LOAD, str(NODE_DIR / "lib" / "seqrec.js"),
+         str(directory)], check=True, capture_output=True, text=True, timeout=600,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["node_rss_mb"])
 
 
 def _rss_bytes() -> int:
@@ -170,6 +223,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--node", action="store_true",
+                        help="also measure the Node example's memory after loading")
     parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -180,6 +235,8 @@ def main() -> None:
         print(f"exporting a {args.n_items}-item EASE prior "
               f"({args.n_items**2 * 4 / 1e6:.0f} MB matrix) ...", flush=True)
         dirs = build_layouts(Path(tmp), args.n_items)
+        if args.node:
+            write_manifests(dirs, args.n_items)
         runs: dict[str, list[dict]] = {layout: [] for layout in LAYOUTS}
         for round_ in range(args.rounds):
             for layout in LAYOUTS:
@@ -189,10 +246,14 @@ def main() -> None:
                     check=True, capture_output=True, text=True, timeout=600,
                     env={**os.environ, "OMP_NUM_THREADS": "2"},
                 )
-                runs[layout].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                if args.node:
+                    result["node_rss_mb"] = (node_rss_mb(dirs[layout])
+                                             if layout in NODE_LAYOUTS else float("nan"))
+                runs[layout].append(result)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
     metrics = ("disk_mb", "load_s", "rss_mb", "batch64_ms", "batch64_cpu_ms", "online_ms",
-               "online_cpu_ms")
+               "online_cpu_ms") + (("node_rss_mb",) if args.node else ())
     medians = {layout: {m: statistics.median(r[m] for r in rows) for m in metrics}
                for layout, rows in runs.items()}
     base = medians["one_file"]
