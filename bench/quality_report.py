@@ -86,7 +86,7 @@ def plot(rows: list[dict], path: Path) -> None:
         for name, style in (("popularity", ":"), ("item-item", "--")):
             ax.axhline(r["valid"][name]["full"]["NDCG@10"], ls=style, c="gray", label=name)
         ax.set_title(r["dataset"])
-        ax.set_xlabel("training time, min (2 CPU cores)")
+        ax.set_xlabel("training time, min (CPU, see BENCHMARKS.md)")
         ax.set_ylabel("validation NDCG@10 (full ranking)")
         ax.legend(fontsize=7)
     fig.tight_layout()
