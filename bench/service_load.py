@@ -1,6 +1,7 @@
 """The HTTP service (examples/service) under a bounded load, beside the runtime in-process.
 
-``python bench/service_load.py``            full run (~10 min on 2 cores)
+``python bench/service_load.py``            full run (~25 min on 2 busy cores), writes
+                                            docs/benchmarks/service_load.md
 ``python bench/service_load.py --quick``    smoke run (< 2 min), prints only
 
 Loopback only, every phase bounded by a request count and a time limit:
@@ -409,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--write", action="store_true", help="write docs/benchmarks/ too")
+    parser.add_argument("--write", action="store_true",
+                        help="with --quick: also write the (marked) quick report")
+    parser.add_argument("--no-write", action="store_true",
+                        help="full run without writing docs/benchmarks/service_load.md")
     parser.add_argument("--artifact", type=Path, help="serve this artifact instead")
     parser.add_argument("--swap-artifact", type=Path, help="swap partner (default: --artifact)")
     parser.add_argument("--skip-rss", action="store_true", help="leave out phase 5")
@@ -476,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         res["rss"] = rss_phase([artifact, partner], bodies, size["rss"], size["rss_limit_s"])
     print(json.dumps(res["rss"]), flush=True)
     command = command_line("service_load.py", sys.argv[1:] if argv is None else argv)
-    finish("service_load", args.quick, args.write and not args.quick, render(res, command,
-           args.quick), res)
+    write = args.write or not (args.quick or args.no_write)
+    finish("service_load", args.quick, write, render(res, command, args.quick), res)
     failed = sum(r["errors"] for r in [*res["http"], res["swap"], *res["grid"], res["rss"]])
     return 1 if failed else 0
 
