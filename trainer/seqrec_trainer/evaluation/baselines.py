@@ -88,7 +88,7 @@ class PopularityBaseline(_Baseline):
         self.item_ids_, columns = np.unique(items, return_inverse=True)
         pairs = np.unique(np.stack([np.unique(users, return_inverse=True)[1], columns]), axis=1)
         self.counts_ = np.bincount(pairs[1], minlength=len(self.item_ids_)).astype(np.float32)
-        self.description = "popularity (training users per item)"
+        self.description = "training users per item"
 
     def _scores(self, history: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts_, history.shape).copy()

@@ -35,7 +35,11 @@ def build_estimator(recipe: str, train: Any, overrides: dict[str, Any] | None = 
         raise InvalidParameterError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     if recipe == "auto":
         chosen = auto_recipe(train)
-        chosen.params.update(overrides)
+        for name, value in overrides.items():
+            if name in chosen.params and chosen.params[name] != value:
+                chosen.reasons[name] = (f"set by the caller (the recipe chose "
+                                        f"{chosen.params[name]!r})")
+            chosen.params[name] = value
         return SASRecClassifierEstimator(**chosen.params), chosen
     if recipe == "plain":
         return SASRecClassifierEstimator(**overrides), None
