@@ -26,6 +26,7 @@ def test_train_on_split_in_one_command(tmp_path, synthetic_table, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "auto recipe for" in printed and "== popularity" in printed
+    assert "epochs = 1  (set by the caller (the recipe chose" in printed
     assert "== item-item" in printed and "full: " in printed
     payload = json.loads(report.read_text())
     assert set(payload["baselines"]) == {"popularity", "item-item"}
