@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +165,14 @@ def test_a_loaded_model_saves_its_curve_again(random_split, tmp_path):
 def test_empty_history_writes_nothing(tmp_path):
     assert training_log.write_training_curve(tmp_path, []) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_matplotlib_the_csv_is_still_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    history = [{"epoch": 1, "loss": 2.0, "time_s": 0.1}]
+    with pytest.warns(RuntimeWarning, match="training_curve.png not written"):
+        written = training_log.write_training_curve(tmp_path, history)
+    assert written == [tmp_path / "training_curve.csv"]
+    assert not (tmp_path / "training_curve.png").exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -144,7 +145,8 @@ def write_training_curve(directory: str | Path, history: Sequence[dict[str, Any]
     Returns
     -------
     list of pathlib.Path
-        The files written; empty when ``history`` is empty.
+        The files written; empty when ``history`` is empty. Without matplotlib only the CSV
+        is written, with a ``RuntimeWarning``.
     """
     if not history:
         return []
@@ -157,7 +159,13 @@ def write_training_curve(directory: str | Path, history: Sequence[dict[str, Any]
         writer.writeheader()
         writer.writerows(history)
     png_path = directory / CURVE_PNG
-    plot_training_curve(history, best_epoch, png_path)
+    try:
+        plot_training_curve(history, best_epoch, png_path)
+    except ImportError as exc:  # matplotlib is a dependency, but an install may lack it
+        warnings.warn(f"{CURVE_PNG} not written: matplotlib cannot be imported ({exc}); "
+                      f"{CURVE_CSV} has the same numbers (pip install matplotlib for the plot)",
+                      RuntimeWarning, stacklevel=2)
+        return [csv_path]
     return [csv_path, png_path]
 
 
