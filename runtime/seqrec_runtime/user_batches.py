@@ -247,7 +247,8 @@ def recommend_table(runtime: SeqrecRuntime, table: Any, request: ScoringRequest)
     seqs = _read(runtime, table, request)
     lengths = _lengths(runtime, seqs, request)
     top_k = int(lengths.max(initial=1))
-    if request.temperature == 0.0 and top_k <= runtime._graphs.k:
+    # the path depends on the request only, never on which users share this table
+    if request.temperature == 0.0 and request.top_k <= runtime._graphs.k:
         columns, scores = _top_k_graph(runtime, seqs, top_k, request.exclude_seen)
     else:
         columns, scores = _full_scores(runtime, seqs, top_k, request)

@@ -63,6 +63,22 @@ def test_recommend_table_matches_runtime(fake_artifact, fake_string_artifact, id
     assert_matches_runtime(got, runtime, table, top_k=12, exclude_seen=True)
 
 
+@pytest.mark.parametrize("arrow_type", ["timestamp[us, tz=UTC]", "date32", "double"])
+def test_engine_timestamp_types(fake_artifact, arrow_type):
+    """Spark's timestamp, date and double columns arrive as these Arrow types."""
+    runtime = seqrec_runtime.load(fake_artifact)
+    table = runtime_fakes.make_interactions(runtime.item_ids_, seed=6)
+    days = table["TIMESTAMP"] * 3
+    types = {"timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"), "date32": pa.date32(),
+             "double": pa.float64()}
+    arrow = pa.array(days.astype("datetime64[D]") if arrow_type != "double" else days * 1.5)
+    sorted_table = _sorted_table({**table, "TIMESTAMP": days}).set_column(
+        2, "TIMESTAMP", pa.chunked_array([arrow.cast(types[arrow_type])]).take(
+            pa.array(np.argsort(table["USER_ID"], kind="stable"))))
+    got = as_dict(recommend_table(runtime, sorted_table, ScoringRequest(top_k=4)).to_pylist())
+    assert_matches_runtime(got, runtime, table, top_k=4, exclude_seen=True)
+
+
 def test_score_table_matches_score_items(fake_artifact):
     runtime = seqrec_runtime.load(fake_artifact)
     table = runtime_fakes.make_interactions(runtime.item_ids_, seed=3)
