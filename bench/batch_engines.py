@@ -347,6 +347,9 @@ def main() -> int:
                         "depend on the table size)")
     parser.add_argument("--spark-cores", default="1,2", help="local[N] masters to run")
     parser.add_argument("--ray-actors", default="1,2", help="scoring actor counts to run")
+    parser.add_argument("--full-up-to", type=int, default=5_000_000,
+                        help="larger sizes run only Spark local[2] (sorted): the shuffle, "
+                        "scoring, CPU and memory figures at scale, within the time budget")
     parser.add_argument("--name", default="batch_engines",
                         help="results/section name (separate runs keep separate files)")
     parser.add_argument("--no-grouped", action="store_true",
@@ -358,8 +361,13 @@ def main() -> int:
     _, _, _, source = ml1m_shape()
     spark_cores = [int(n) for n in args.spark_cores.split(",")]
     ray_actors = [int(n) for n in args.ray_actors.split(",")]
-    results = [run_size(n, meta["artifact_dir"], args.baseline_rows, engines, spark_cores,
-                        ray_actors, not args.no_grouped) for n in sizes]
+    results = []
+    for n in sizes:
+        full = n <= args.full_up_to
+        results.append(run_size(n, meta["artifact_dir"], args.baseline_rows,
+                                engines if full else engines & {"spark"},
+                                spark_cores if full else [max(spark_cores)], ray_actors,
+                                full and not args.no_grouped))
     command = common.command_line("batch_engines.py", sys.argv[1:])
     body = render(results, command, args.quick, source, meta)
     common.finish(args.name, args.quick, (args.write or not args.quick)

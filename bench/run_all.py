@@ -24,7 +24,7 @@ from common import ROOT, skrec_python  # noqa: E402
 
 # inference before footprint/scaling: it (re)builds the shared ML-1M-sized model they reuse
 SUITES = ["sequence_building", "train_throughput", "preset_step", "inference", "footprint",
-          "scaling", "item_prior_scale", "service_load"]
+          "scaling", "item_prior_scale", "service_load", "batch_engines"]
 
 
 def main() -> int:
