@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import sys
 
 import numpy as np
@@ -176,3 +177,11 @@ def test_without_matplotlib_the_csv_is_still_written(tmp_path, monkeypatch):
         written = training_log.write_training_curve(tmp_path, history)
     assert written == [tmp_path / "training_curve.csv"]
     assert not (tmp_path / "training_curve.png").exists()
+
+
+def test_quiet_training_logs_its_plan_for_the_command_line(synthetic_table, caplog, capsys):
+    with caplog.at_level(logging.INFO, logger="seqrec"):
+        _recommender(epochs=1, verbose=0).train(interactions_ds=synthetic_table)
+    assert any("no validation data, so no early stopping" in r.getMessage()
+               for r in caplog.records)
+    assert capsys.readouterr().err == ""

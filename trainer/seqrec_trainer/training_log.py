@@ -82,9 +82,13 @@ class TrainingProgress:
     def _description(self, epoch: int) -> str:
         return f"SASRec epoch {epoch}/{self.epochs}"
 
-    def note(self, text: str) -> None:
-        """Write ``text`` on its own line (above the bar) when the progress is shown."""
+    def note(self, text: str, log_when_quiet: bool = True) -> None:
+        """Write ``text`` on its own line (above the bar) when the progress is shown; when
+        it is not, log it (``seqrec`` logger, INFO: shown by the ``seqrec`` command) unless
+        ``log_when_quiet`` is False."""
         if self.verbosity <= 0:
+            if log_when_quiet:
+                logger.info(text)
             return
         if self._bar is not None:
             self._bar.write(text, file=self.stream or sys.stderr)

@@ -259,7 +259,8 @@ def run_training(
             if config.patience is not None and tracker.epochs_since_best >= config.patience:
                 logger.info("early stopping at epoch %d (best epoch %d)", epoch, tracker.best_epoch)
                 progress.note(f"SASRec: early stopping at epoch {epoch}: no better "
-                              f"{config.monitor} for {config.patience} epochs")
+                              f"{config.monitor} for {config.patience} epochs",
+                              log_when_quiet=False)  # logged just above
                 break
     progress.close()
     restored = None
