@@ -35,6 +35,7 @@ import common  # noqa: E402
 DATA_DIR = common.RESULTS / "batch_engines"
 SPARK_JVM = "org.apache.spark.deploy.SparkSubmit"  # the local-mode driver (= executor) JVM
 CHUNK_USERS = 20_000
+WARMUP_ROWS = 200_000  # starts the Python workers and warms the JVM's JIT before timing
 
 
 # --------------------------------------------------------------------------- data
@@ -204,7 +205,7 @@ def spark_run(master: str, path: Path, artifact: str, partitions: int, grouped: 
                                                    False, 64, "sorted", "recommend")
         schema = seqrec_spark.recommend(df, artifact, top_k=10).schema
         cores = spark.sparkContext.defaultParallelism
-        warm = seqrec_spark.recommend(df.limit(20_000), artifact, top_k=10,
+        warm = seqrec_spark.recommend(df.limit(WARMUP_ROWS), artifact, top_k=10,
                                       num_partitions=2 * cores)
         warmup_s, _ = common.timed(lambda: warm.write.format("noop").mode("overwrite").save())
         shuffle_s, _ = common.timed(lambda: rows.persist(StorageLevel.MEMORY_AND_DISK).count())
@@ -329,8 +330,8 @@ def render(results: list[dict], command: str, quick: bool, source: str, meta: di
                 f"{common.bytes_text(s2['grouped_worker_peak_rss'])}).")
         for cores in (1, 2):
             if f"spark_{cores}" in r:
-                lines.append(f"* {r['rows']:,} rows, Spark local[{cores}]: a 20,000-row warm-up "
-                             f"job (Python workers start, model loads) took "
+                lines.append(f"* {r['rows']:,} rows, Spark local[{cores}]: a {WARMUP_ROWS:,}-row "
+                             "warm-up job (Python workers start, model loads, JIT) took "
                              f"{r[f'spark_{cores}']['warmup_s']:.1f} s before the timed stages.")
         lines.append(f"* {r['rows']:,} rows: the single-process runtime's model load added "
                      f"{r['single']['model_load_rss'] / mib:.0f} MiB RSS, scoring "
