@@ -326,3 +326,15 @@ def test_admin_swap_bad_requests(server):
         got, headers, body = server.post("/admin/swap", payload)
         assert got == status, body
         assert headers["x-model-sha256"] == sha  # still serving the same model
+
+
+def test_service_imports_only_the_runtime_and_its_web_stack():
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import serve, app, payloads; "
+        "app.create_app(app.ServiceConfig()); "
+        "heavy = {'torch', 'pandas', 'pyarrow', 'onnx', 'seqrec_trainer', 'seqrec_export'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(SERVICE)], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
