@@ -65,7 +65,7 @@ def test_default_training_shows_progress_when_interactive(random_split, capsys, 
                                  valid_interactions_ds=random_split.valid)
     err = capsys.readouterr().err
     assert "SASRec: training on 80 sequences over 40 items, up to 2 epochs" in err
-    assert "SASRec epoch 2/2" in err and "val_loss=" in err and "100%" in err
+    assert "SASRec 2/2 epochs" in err and "val_loss=" in err and "100%" in err
 
 
 def test_verbose_zero_is_silent_even_when_interactive(synthetic_table, capsys, monkeypatch):

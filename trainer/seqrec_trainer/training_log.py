@@ -76,11 +76,11 @@ class TrainingProgress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=self.epochs * max(1, int(batches_per_epoch)),
-                             desc=self._description(1), unit="batch", file=stream,
+                             desc=self._description(0), unit="batch", file=stream,
                              dynamic_ncols=True)
 
-    def _description(self, epoch: int) -> str:
-        return f"SASRec epoch {epoch}/{self.epochs}"
+    def _description(self, epochs_done: int) -> str:
+        return f"SASRec {epochs_done}/{self.epochs} epochs"
 
     def note(self, text: str, log_when_quiet: bool = True) -> None:
         """Write ``text`` on its own line (above the bar) when the progress is shown; when
@@ -92,8 +92,6 @@ class TrainingProgress:
             return
         if self._bar is not None:
             self._bar.write(text, file=self.stream or sys.stderr)
-        else:
-            print(text, file=self.stream or sys.stderr)
 
     def batch_done(self) -> None:
         """Advance the bar by one batch."""
@@ -104,9 +102,7 @@ class TrainingProgress:
         """Show an epoch's loss and validation metrics (and log them at verbosity 2)."""
         shown = {k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")}
         if self._bar is not None:
-            epoch = int(record["epoch"])
-            self._bar.set_description(self._description(min(epoch + 1, self.epochs)),
-                                      refresh=False)
+            self._bar.set_description(self._description(int(record["epoch"])), refresh=False)
             self._bar.set_postfix(shown)
         if self.verbosity > 1:
             logger.info("epoch %d %s (%.1fs)", record["epoch"], shown, record["time_s"])
