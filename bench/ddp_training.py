@@ -195,6 +195,10 @@ def projection() -> None:
     from seqrec_trainer.distributed import gradient_bytes
 
     p = PROJECTION
+    ml1m = SASRecClassifierEstimator.from_preset("ml-1m").build_network(3416)
+    print(f"ml-1m preset on ML-1M (3,416 items): "
+          f"{sum(x.numel() for x in ml1m.parameters()):,} parameters, "
+          f"all-reduce per step {gradient_bytes(ml1m) / 1e6:.2f} MB float32")
     estimator = SASRecClassifierEstimator.from_preset(
         "ml-1m", loss_fn_name="sampled_softmax", num_negatives=p["num_negatives"],
         item_prior_weight=0.0)
