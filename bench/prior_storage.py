@@ -27,14 +27,19 @@ artifacts (format 2 and 3 manifests) and loaded by the Node.js example
 (``examples/node``, after ``npm ci`` there): its process's resident memory after
 ``seqrec.load`` and a forced garbage collection, minus before.
 
-Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT] [--node]``.
+``--write`` writes the report to ``docs/benchmarks/prior_storage.md``.
+
+Run: ``python bench/prior_storage.py [--n-items 4000] [--rounds 3] [--json OUT] [--node]
+[--write]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -49,7 +54,14 @@ LAYOUTS = ("two_files", "external_shared", "one_file")
 NODE_LAYOUTS = ("two_files", "one_file")
 MAX_LEN = 50
 PRIOR_NAME = "prior.bin"
-NODE_DIR = Path(__file__).resolve().parent.parent / "examples" / "node"
+REPO = Path(__file__).resolve().parent.parent
+NODE_DIR = REPO / "examples" / "node"
+REPORT = REPO / "docs" / "benchmarks" / "prior_storage.md"
+_LABELS = {"disk_mb": "on disk (MB)", "load_s": "session load (s)",
+           "rss_mb": "memory after load, Python (MB)", "batch64_ms": "batch of 64, wall (ms)",
+           "batch64_cpu_ms": "batch of 64, CPU (ms)", "online_ms": "one user top-10, wall (ms)",
+           "online_cpu_ms": "one user top-10, CPU (ms)",
+           "node_rss_mb": "memory after load, Node example (MB)"}
 NODE_LOAD = """
 const seqrec = require(process.argv[1]);
 global.gc();
@@ -225,6 +237,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--node", action="store_true",
                         help="also measure the Node example's memory after loading")
+    parser.add_argument("--write", action="store_true",
+                        help=f"write the report to {REPORT.relative_to(REPO)}")
     parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -266,6 +280,52 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"n_items": args.n_items, "rounds": args.rounds,
                                          "medians": medians, "runs": runs}, indent=1))
+    if args.write:
+        write_report(args, metrics, medians)
+
+
+_HEADER = ("<!-- Written by the benchmark script named below (prior_storage); rerun it instead "
+           "of editing by hand. -->\n")
+
+
+def write_report(args: argparse.Namespace, metrics: tuple[str, ...],
+                 medians: dict[str, dict[str, float]]) -> None:
+    """Write this catalogue size's medians (and ratios) as one section of the report,
+    keeping the sections of other sizes."""
+    import onnxruntime as ort
+
+    flags = f"--n-items {args.n_items} --rounds {args.rounds} --repeats {args.repeats}"
+    flags += " --node" if args.node else ""
+    lines = [
+        f"<!-- size {args.n_items} -->",
+        f"## Item prior storage, {args.n_items:,} items",
+        "",
+        f"Command: `python bench/prior_storage.py {flags} --write` — "
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} CPU cores, "
+        f"{platform.machine()}, Python {platform.python_version()}, onnxruntime "
+        f"{ort.__version__} (CPU provider, 2 threads). One network with a random "
+        f"{args.n_items:,}-item EASE prior ({args.n_items**2 * 4 / 1e6:.0f} MB matrix), each "
+        "layout measured in a fresh process, layouts interleaved per round; medians over "
+        f"{args.rounds} rounds (calls: median of {args.repeats}). CPU time is summed over "
+        "the session's threads.",
+        "",
+        "| | " + " | ".join(LAYOUTS) + " | two_files / one_file |",
+        "|---|" + "---|" * (len(LAYOUTS) + 1),
+    ]
+    for metric in metrics:
+        cells = [f"{medians[layout][metric]:.3g}".replace("nan", "-") for layout in LAYOUTS]
+        one, two = medians["one_file"][metric], medians["two_files"][metric]
+        lines.append(f"| {_LABELS[metric]} | " + " | ".join(cells)
+                     + f" | {two / one:.2f}× |")
+    sections = {args.n_items: "\n".join(lines) + "\n"}
+    if REPORT.exists():
+        for part in REPORT.read_text(encoding="utf-8").split("<!-- size ")[1:]:
+            size = int(part.split(" -->", 1)[0])
+            sections.setdefault(size, "<!-- size " + part.rstrip("\n") + "\n")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(sections[size] for size in sorted(sections))
+    REPORT.write_text(_HEADER + "\n" + body, encoding="utf-8")
+    print(f"wrote {REPORT.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
