@@ -104,10 +104,15 @@ def test_prior_weight_is_the_best_on_validation(synthetic_table):
     grid = (0.0, 1.0, 5.0)
     scores = choose_prior_weight(recommender, split.train, split.train, split.valid, recipe,
                                  grid, max_users=None)
-    best = max(grid, key=lambda w: (scores[w], -w))
+    assert set(grid) <= set(scores)
+    best = max(scores, key=lambda w: (scores[w], -w))
     assert recipe.chosen["item_prior_weight"] == best == estimator.item_prior_weight
+    if best == max(scores):  # the grid was extended until a larger weight stopped helping
+        assert len(scores) == len(grid) + 6
+    elif max(scores) > max(grid):
+        assert scores[max(scores)] <= scores[best]
     # each recorded score is what a plain refit at that weight gives
-    for weight in grid:
+    for weight in scores:
         recommender.refit_item_prior(split.train, item_prior_weight=weight)
         again = evaluate(recommender, split.train, split.valid, ks=(10,))["NDCG@10"]
         assert again == pytest.approx(scores[weight], abs=2e-5)

@@ -51,6 +51,8 @@ LARGE_BATCH_USERS = 20_000
 TRAINING_TARGETS = 2_000_000
 #: Validation users scored per prior weight (a fixed random draw beyond).
 PRIOR_CHOICE_USERS = 5_000
+#: Times the weight grid is extended (x 2.5 each) while its largest weight is the best.
+MAX_GRID_EXTENSIONS = 6
 #: Item-prior weights tried on the validation item (0 = no prior).
 PRIOR_WEIGHT_GRID = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 
@@ -271,7 +273,9 @@ def choose_prior_weight(recommender: Any, train: Any, valid_input: Any, valid: A
     The prior is fitted once on ``train`` (the network is kept); since its term is linear
     in the weight, each weight of ``grid`` is then scored by rescaling it, by full-ranking
     NDCG@10 of the validation targets ``valid`` from ``valid_input`` (at most ``max_users``
-    of them, a fixed random draw, to bound the cost on large data). The best weight
+    of them, a fixed random draw, to bound the cost on large data). While the largest
+    weight tried is the best, larger ones (x 2.5, at most :data:`MAX_GRID_EXTENSIONS`
+    times) are tried too. The best weight
     (the smaller one on a tie) is kept and recorded in ``recipe.chosen``. Test items are
     never read.
 
@@ -300,6 +304,14 @@ def choose_prior_weight(recommender: Any, train: Any, valid_input: Any, valid: A
         current = weight
         scores[weight] = validation_ndcg()
     best = max(scores, key=lambda w: (scores[w], -w))
+    for _ in range(MAX_GRID_EXTENSIONS):  # the best is the largest tried: try larger ones
+        if best <= 0.0 or best != max(scores):
+            break
+        weight = best * 2.5
+        _scale_prior(estimator, weight / current)
+        current = weight
+        scores[weight] = validation_ndcg()
+        best = max(scores, key=lambda w: (scores[w], -w))
     if best == 0.0:
         recommender.refit_item_prior(train, item_prior_weight=0.0)
     else:
