@@ -10,7 +10,9 @@ machine load (medians over all epochs of all repeats):
 * ``1x2``: one process, 2 intra-op threads, no process group (the plain trainer);
 * ``2x1``: ``torchrun --nproc-per-node 2``, 1 thread per rank (gloo);
 * ``2x1-bf16``: the same with DDP's bfloat16 gradient compression hook;
-* ``ddp1x2``: ``torchrun --nproc-per-node 1``, 2 threads: the DDP wrapper's overhead.
+* ``ddp1x2``: ``torchrun --nproc-per-node 1``, 2 threads: the DDP wrapper's overhead;
+* ``1x1`` / ``ddp1x1``: the same overhead comparison on one thread (free of the stalls
+  that a 2-thread process suffers on a machine shared with other jobs).
 
 Each child trains the ``ml-1m`` preset (item prior off: it is fitted after training and does
 not change epoch time) for ``--epochs`` epochs on the leave-one-out training rows with
@@ -39,6 +41,8 @@ CONFIGS = {
     "2x1": {"ranks": 2, "threads": 1, "env": {}},
     "2x1-bf16": {"ranks": 2, "threads": 1, "env": {"SEQREC_DDP_COMPRESSION": "bf16"}},
     "ddp1x2": {"ranks": 1, "threads": 2, "env": {}},
+    "1x1": {"ranks": None, "threads": 1, "env": {}},
+    "ddp1x1": {"ranks": 1, "threads": 1, "env": {}},
 }
 
 
