@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -131,9 +132,13 @@ class BlockFailure:
                 f"--- block ---\n{self.block.code}--- output (tail) ---\n{self.output[-4000:]}")
 
 
-def run_blocks(blocks: list[CodeBlock], workdir: Path, timeout_s: float = 180.0
+def run_blocks(blocks: list[CodeBlock], workdir: Path, timeout_s: float = 600.0
                ) -> BlockFailure | None:
-    """Run the runnable ``blocks`` in order in ``workdir``; the first failure, or None."""
+    """Run the runnable ``blocks`` in order in ``workdir``; the first failure, or None.
+
+    ``timeout_s`` bounds each block; it is generous because a shared CI machine can be
+    many times slower than an idle one, and a block that times out fails the document.
+    """
     bin_dir = Path(sys.executable).parent
     venv_link = workdir / ".venv"
     if not venv_link.exists():
@@ -153,12 +158,24 @@ def run_blocks(blocks: list[CodeBlock], workdir: Path, timeout_s: float = 180.0
             script = workdir / f"doc_block_{number}.sh"
             command = ["bash", "-e", "-o", "pipefail", str(script)]
         script.write_text(block.code, encoding="utf-8")
-        try:
-            done = subprocess.run(command, cwd=workdir, env=env, capture_output=True,
-                                  text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            output = (exc.stdout or "") + (exc.stderr or "")
-            return BlockFailure(block, None, output if isinstance(output, str) else "")
-        if done.returncode != 0:
-            return BlockFailure(block, done.returncode, done.stdout + done.stderr)
+        returncode, output = _run(command, workdir, env, timeout_s)
+        if returncode != 0:
+            return BlockFailure(block, returncode, output)
     return None
+
+
+def _run(command: list[str], workdir: Path, env: dict[str, str], timeout_s: float
+         ) -> tuple[int | None, str]:
+    """Run ``command`` in its own process group; ``(exit status or None on timeout,
+    stdout + stderr)``. On timeout the whole group is killed, so a server a block started
+    in the background cannot keep the test waiting."""
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+        return process.returncode, output
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return None, output

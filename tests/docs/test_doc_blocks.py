@@ -92,3 +92,9 @@ def test_code_keeps_its_own_indentation(tmp_path):
     (block,) = parse_blocks(path)
     assert block.code == "for i in range(2):\n    print(i)\n"
     assert run_blocks([block], tmp_path) is None
+
+
+def test_a_block_that_runs_too_long_fails(tmp_path):
+    path = _doc(tmp_path, "```bash\nsleep 30 &\nsleep 30\necho never\n```\n")
+    failure = run_blocks(parse_blocks(path), tmp_path, timeout_s=1)
+    assert failure is not None and failure.returncode is None and "timed out" in str(failure)
