@@ -85,7 +85,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.plot([r["train_s"] / 60], [final], "*", ms=11, label="final model (with prior)")
         for name, style in (("popularity", ":"), ("item-item", "--")):
             ax.axhline(r["valid"][name]["full"]["NDCG@10"], ls=style, c="gray", label=name)
-        ax.set_title(r["dataset"])
+        sets = ", ".join(f"{k}={v}" for k, v in r.get("overrides", {}).items())
+        ax.set_title(r["dataset"] + (f" ({sets})" if sets else ""), fontsize=9)
         ax.set_xlabel("training time, min (CPU, see BENCHMARKS.md)")
         ax.set_ylabel("validation NDCG@10 (full ranking)")
         ax.legend(fontsize=7)
