@@ -52,7 +52,7 @@ bench-quick: $(STAMP)
 bench-quality: $(STAMP)
 	$(PY) bench/quality_ml1m.py
 	$(PY) bench/quality.py --dataset ml-1m --baselines-only
-	$(PY) bench/quality.py --dataset ml-1m-timestamps --recipe auto
+	$(PY) bench/quality.py --dataset ml-1m-timestamps --recipe auto --set epochs=8
 	$(PY) bench/quality.py --dataset ml-latest-small --recipe auto
 	$(PY) bench/quality.py --dataset beauty --recipe auto
 	$(PY) bench/quality_report.py
