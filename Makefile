@@ -27,13 +27,13 @@ install-cuda: $(STAMP)
 	$(PY) -c "import torch; assert torch.version.cuda, 'torch ' + torch.__version__ + ' has no CUDA'; print('torch', torch.__version__, 'built with CUDA', torch.version.cuda, '- GPU visible:', torch.cuda.is_available())"
 
 demo: $(STAMP)
-	$(PY) -m seqrec_trainer.demo --output demo_output
+	$(PY) -m seqrec_cli.demo --output demo_output
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check trainer export runtime tests bench examples
+	$(PY) -m ruff check trainer export runtime cli tests bench examples
 	$(PY) -m mypy
 
 golden: $(STAMP)

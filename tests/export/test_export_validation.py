@@ -122,7 +122,7 @@ def test_export_refuses_untrained_and_wrong_objects(tmp_path, export_recommender
 def test_cli_train_export_recommend(tmp_path, export_data, capsys):
     import pyarrow as pa
     import pyarrow.csv as pcsv
-    from seqrec_trainer.cli import main
+    from seqrec_cli.main import main
 
     csv = tmp_path / "train.csv"
     pcsv.write_csv(pa.table(export_data), csv)
@@ -219,7 +219,7 @@ def test_an_opset_the_exporter_cannot_produce_is_an_error(export_recommender, tm
 
 
 def test_cli_export_refusals_exit_2_without_a_traceback(tmp_path, export_recommender, capsys):
-    from seqrec_trainer.cli import main
+    from seqrec_cli.main import main
 
     model_dir = export_recommender.save(tmp_path / "model")
     assert main(["export", str(model_dir), str(model_dir)]) == 2

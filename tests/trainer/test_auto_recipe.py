@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from seqrec_cli.main import main
 from seqrec_trainer import SASRecClassifierEstimator, SequentialRecommender, SequentialScorer
 from seqrec_trainer.auto_recipe import (
     FULL_SOFTMAX_ITEMS,
@@ -15,7 +16,6 @@ from seqrec_trainer.auto_recipe import (
     auto_recipe,
     choose_prior_weight,
 )
-from seqrec_trainer.cli import main
 from seqrec_trainer.errors import EmptyInputError, InvalidParameterError
 from seqrec_trainer.evaluation import evaluate, leave_one_out_split
 from seqrec_trainer.presets import get_preset

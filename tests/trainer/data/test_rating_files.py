@@ -12,7 +12,7 @@ from seqrec_trainer import (
     SequentialRecommender,
     SequentialScorer,
 )
-from seqrec_trainer.cli import main
+from seqrec_cli.main import main
 
 RATING_SCHEMA = """columns:
   - {name: USER_ID, type: id}

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_bounded
+from ddp_support import run_bounded
+from seqrec_cli.main import main
 from seqrec_trainer import SequentialRecommender
-from seqrec_trainer.cli import main
 from seqrec_trainer.datasets import make_sequential_interactions
 from seqrec_trainer.distributed.launcher import strip_launch_flags, torchrun_command
 from seqrec_trainer.errors import InvalidParameterError
@@ -30,7 +30,7 @@ def test_seqrec_train_on_two_ranks_saves_one_model(tmp_path):
     data = make_sequential_interactions(n_users=60, n_items=25, min_length=4, max_length=15,
                                         random_state=21)
     write_csv(tmp_path / "train.csv", data)
-    command = [sys.executable, "-m", "seqrec_trainer.cli", "train", "--nproc-per-node", "2",
+    command = [sys.executable, "-m", "seqrec_cli", "train", "--nproc-per-node", "2",
                "--ddp-timeout", "60", "--interactions", str(tmp_path / "train.csv"),
                "--output", str(tmp_path / "model"), *TRAIN_FLAGS]
     result = run_bounded(command)

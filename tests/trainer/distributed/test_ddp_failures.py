@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import WORKER, run_bounded
+from ddp_support import WORKER, run_bounded
 
 
 def test_exception_on_one_rank_ends_the_job_with_that_error(tmp_path):

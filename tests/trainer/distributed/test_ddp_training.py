@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-from conftest import max_abs_diff
+from ddp_support import max_abs_diff
 from ddp_worker import TINY, random_windows, validation, window_outcomes
 from seqrec_trainer import SASRecClassifierEstimator
 from seqrec_trainer.errors import InvalidParameterError

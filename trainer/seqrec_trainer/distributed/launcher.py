@@ -1,7 +1,7 @@
 """``seqrec train --nproc-per-node N``: start the same command under ``torchrun``.
 
 The command line is passed through unchanged (without ``--nproc-per-node``) to
-``python -m torch.distributed.run --standalone --nproc-per-node N -m seqrec_trainer.cli``;
+``python -m torch.distributed.run --standalone --nproc-per-node N -m seqrec_cli``;
 each rank then sees torchrun's environment and joins the process group. For several nodes
 run ``torchrun`` yourself (``docs/distributed.md``).
 """
@@ -28,7 +28,7 @@ def torchrun_command(train_argv: Sequence[str], nproc_per_node: int) -> list[str
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         "--nproc-per-node", str(nproc_per_node),
-        "-m", "seqrec_trainer.cli", "train", *train_argv,
+        "-m", "seqrec_cli", "train", *train_argv,
     ]
 
 

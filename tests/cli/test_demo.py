@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from seqrec_trainer import demo
+from seqrec_cli import demo
 
 
 def test_demo_reports_each_step_and_writes_its_outputs(tmp_path, capsys):

@@ -8,9 +8,9 @@ import warnings
 
 import pandas as pd
 import pytest
+from seqrec_cli.flags import parameter_docs, strip_rest
+from seqrec_cli.main import build_parser, main
 from seqrec_trainer import SASRecClassifierEstimator, __version__
-from seqrec_trainer.cli import build_parser, main
-from seqrec_trainer.cli_params import parameter_docs, strip_rest
 from seqrec_trainer.presets import PRESETS
 
 FAST = ["--epochs", "1", "--hidden-units", "8", "--num-blocks", "1", "--max-len", "6",
@@ -187,7 +187,7 @@ def test_recommend_scores_are_the_model_scores_chunk_by_chunk(tmp_path, train_cs
                                                                synthetic_table, capsys,
                                                                monkeypatch):
     import numpy as np
-    import seqrec_trainer.cli as cli
+    import seqrec_cli.main as cli
     from seqrec_trainer import SequentialRecommender
 
     model_dir = tmp_path / "model"
@@ -208,3 +208,31 @@ def test_recommend_scores_are_the_model_scores_chunk_by_chunk(tmp_path, train_cs
     for user, _rank, item, score in rows:
         expected = scores[row_of[int(user)], column[int(item)]]
         np.testing.assert_allclose(float(score), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("seqrec_trainer.cli", "seqrec_cli.main", "main"),
+    ("seqrec_trainer.cli_params", "seqrec_cli.flags", "add_estimator_flags"),
+    ("seqrec_trainer.evaluation.cli", "seqrec_cli.evaluate", "main"),
+    ("seqrec_trainer.demo", "seqrec_cli.demo", "main"),
+])
+def test_old_command_line_modules_still_work_with_a_deprecation_warning(old, new, name):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+
+
+def test_the_trainer_and_the_exporter_never_import_the_command_line():
+    import subprocess
+    import sys
+
+    code = ("import sys, seqrec_trainer, seqrec_export, seqrec_export.api; "
+            "import seqrec_trainer.evaluation, seqrec_trainer.distributed; "
+            "print(sorted(m for m in sys.modules if m.startswith('seqrec_cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from seqrec_cli.main import main
 from seqrec_trainer import SequentialRecommender
-from seqrec_trainer.cli import main
 from seqrec_trainer.evaluation import leave_one_out_split
 
 

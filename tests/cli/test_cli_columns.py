@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from seqrec_cli.main import main
 from seqrec_trainer import SequentialRecommender
-from seqrec_trainer.cli import main
 from seqrec_trainer.data.formats import detect_format
 
 FAST = ["--epochs", "1", "--hidden-units", "8", "--num-blocks", "1", "--max-len", "8",
