@@ -174,6 +174,12 @@ def timing(args: argparse.Namespace) -> None:
             f"| `{name}` | {r['world_size']} x {r['threads']}{' (DDP)' if r['ddp'] else ''} | "
             f"{statistics.median(times):.1f} | {min(times):.1f}-{max(times):.1f} | "
             f"{statistics.median(times) / base:.2f}x | {volume} |")
+    for name in configs[1:]:  # same-repeat pairs: both ran under the same load
+        pairs = [statistics.median(r["epoch_s"]) / statistics.median(b["epoch_s"])
+                 for r, b in zip(runs[name], runs[configs[0]], strict=True)]
+        lines.append(f"\n`{name}` / `{configs[0]}` per repeat: "
+                     + ", ".join(f"{ratio:.2f}x" for ratio in pairs)
+                     + f" (median {statistics.median(pairs):.2f}x)")
     print("\n".join(lines))
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
