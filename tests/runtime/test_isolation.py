@@ -3,7 +3,8 @@
 * In any run: importing (and using) ``seqrec_runtime`` imports none of torch, pandas,
   pyarrow, onnx, seqrec_trainer, seqrec_export.
 * ``test_runtime_suite_in_isolated_venv`` creates a venv in a temporary directory,
-  ``pip install``s ``./runtime`` and pytest only (pip's cache makes reruns fast), and runs
+  ``pip install``s ``./runtime[test]`` only (pytest and hypothesis; pip's cache makes reruns
+  fast), and runs
   this suite there with ``SEQREC_RUNTIME_ISOLATED=1``. It builds the fake artifacts here
   (with onnx) and hands their directories over, so nearly the whole suite runs there;
   only tests needing onnx/pandas/pyarrow themselves skip. ``--confcutdir`` keeps pytest
@@ -118,7 +119,7 @@ def test_runtime_suite_in_isolated_venv(tmp_path, request):
         tmp_path / "runtime",
         ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
     )
-    _run([python, "-m", "pip", "install", "-q", source, "pytest"], timeout=600, env=env)
+    _run([python, "-m", "pip", "install", "-q", f"{source}[test]"], timeout=600, env=env)
 
     env[ISOLATED_ENV] = "1"
     if importlib.util.find_spec("onnx") is not None:
