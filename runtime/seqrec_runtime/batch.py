@@ -103,7 +103,7 @@ def recommend_all(
     fallback: np.ndarray,
     top_k: int,
     sampling_temperature: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     exclude_seen: bool,
     batch_size: int,
     columns: np.ndarray | None = None,

@@ -115,6 +115,7 @@ def smoke_check(runtime: SeqrecRuntime) -> None:
             f"smoke call on {str(runtime.path)!r} returned {items!r}: not {top_k} distinct "
             "items of the artifact's vocabulary"
         )
+    scores = np.asarray(scores)  # score_items without return_user_ids: one array
     if scores.shape != (1, runtime.n_items) or not np.isfinite(scores).all():
         raise ArtifactError(
             f"smoke call on {str(runtime.path)!r}: the scores graph returned non-finite "

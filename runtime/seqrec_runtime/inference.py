@@ -95,6 +95,25 @@ class Graphs:
             )
         return out
 
+    def top_k(
+        self, item_seq: np.ndarray, exclude: np.ndarray, history: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k graph -> ``(top_scores, top_indices)``, each ``(rows, k)``, best first.
+
+        ``exclude`` holds model indices to exclude per row (0 = nothing);
+        ``history``: the ``history_items`` input (artifacts with an item prior only).
+        """
+        feeds = self._feeds(np.ascontiguousarray(item_seq, dtype=np.int64), history)
+        feeds["exclude_items"] = exclude
+        top_scores, top = _run(self._topk, "model_topk.onnx", ["top_scores", "top_indices"],
+                               feeds)
+        if top.shape != (item_seq.shape[0], self.k):
+            raise ArtifactError(
+                f"model_topk.onnx returned top_indices of shape {top.shape}, expected "
+                f"{(item_seq.shape[0], self.k)}"
+            )
+        return top_scores, top
+
     def top_indices(
         self, item_seq: np.ndarray, exclude: np.ndarray | None,
         history: np.ndarray | None = None,

@@ -143,14 +143,19 @@ def rank(
     scores: np.ndarray,
     top_k: int,
     sampling_temperature: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     exclude: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Deterministic (``temperature == 0``) or sampled top-k column indices per row."""
+    """Deterministic (``temperature == 0``) or sampled top-k column indices per row.
+
+    ``rng`` is only used (and then required) when sampling.
+    """
     if exclude is not None:
         scores = np.where(exclude, -np.inf, scores)
     if sampling_temperature == 0.0:
         return top_k_indices(scores, top_k)
+    if rng is None:
+        raise ValueError("sampling (temperature > 0) needs a random generator")
     return gumbel_top_k(scores, top_k, sampling_temperature, rng)
 
 

@@ -18,6 +18,7 @@ from .inference import Graphs
 from .ranking import check_flag, check_temperature, make_rng, rank
 from .sequences import Sequences, distinct_history, left_pad
 from .table import ITEM_ID, normalize_ids
+from .vocabulary import ItemVocabulary
 from .warn import warn
 
 
@@ -132,6 +133,16 @@ class SeqrecRuntime:
         self.item_ids_ = artifact.vocabulary.ids
         self.item_ids_.flags.writeable = False
         self._graphs = Graphs(artifact, sessions["scores"], sessions["topk"])
+
+    @property
+    def vocabulary(self) -> ItemVocabulary:
+        """The artifact's item vocabulary (item id <-> model index), for engine adapters."""
+        return self._vocab
+
+    @property
+    def graphs(self) -> Graphs:
+        """The loaded ONNX graphs (low level: what the batch engines score with)."""
+        return self._graphs
 
     def __repr__(self) -> str:
         return (

@@ -150,7 +150,7 @@ def _prepare(
     )
     if strategy == "grouped":
         buckets = num_partitions or int(
-            df.sparkSession.conf.get("spark.sql.shuffle.partitions")
+            df.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200  # Spark's default
         )
         return rows.withColumn(BUCKET, F.pmod(F.xxhash64(user), F.lit(buckets))), job, runtime
     parts = rows.repartition(num_partitions, user) if num_partitions else rows.repartition(user)
@@ -318,7 +318,7 @@ def _item_columns(runtime, items: Any) -> tuple[int, ...]:
     from .table import ITEM_ID, normalize_ids
 
     ids = normalize_ids(list(items), ITEM_ID)
-    index = runtime._vocab.encode(ids)
+    index = runtime.vocabulary.encode(ids)
     if len(index) == 0:
         raise InvalidParameterError("items is empty; pass None for every item")
     unknown = ids[index == 0]

@@ -26,7 +26,6 @@ import numpy as np
 from .batch import distinct_seen_counts, iter_chunks, score_chunk
 from .errors import InvalidParameterError, SeqrecError
 from .histories import ColdUserWarning, read_histories
-from .inference import _run
 from .ranking import rank
 from .runtime import SeqrecRuntime
 from .sequences import Sequences, distinct_history
@@ -115,7 +114,8 @@ def _read(runtime: SeqrecRuntime, table: Any, request: ScoringRequest) -> Sequen
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ColdUserWarning)
-            return read_histories(_runtime_input(table, request), runtime._vocab, runtime.max_len)
+            return read_histories(_runtime_input(table, request), runtime.vocabulary,
+                                  runtime.max_len)
     except SeqrecError as exc:
         raise _named_error(runtime, table, request, exc) from exc
 
@@ -134,7 +134,7 @@ def _named_error(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ColdUserWarning)
-                read_histories(_runtime_input(rows, request), runtime._vocab, runtime.max_len)
+                read_histories(_runtime_input(rows, request), runtime.vocabulary, runtime.max_len)
         except SeqrecError as user_exc:
             return type(exc)(f"{request.user_col}={user!r}: {user_exc}")
     return exc
@@ -144,7 +144,7 @@ def _top_k_graph(
     runtime: SeqrecRuntime, seqs: Sequences, top_k: int, exclude_seen: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Columns and scores from the top-k graph: the path ``rt.recommend`` takes."""
-    graphs = runtime._graphs
+    graphs = runtime.graphs
     n = len(seqs.user_ids)
     columns = np.empty((n, top_k), dtype=np.int64)
     scores = np.empty((n, top_k), dtype=np.float32)
@@ -152,12 +152,9 @@ def _top_k_graph(
         seen = None
         if exclude_seen or graphs.with_history:
             seen = distinct_history(seqs, start, stop, runtime.n_items)
-        exclude = seen if exclude_seen else np.zeros((stop - start, 1), dtype=np.int64)
-        feeds = graphs._feeds(np.ascontiguousarray(items), seen)
-        feeds["exclude_items"] = exclude
-        top_scores, top = _run(
-            graphs._topk, "model_topk.onnx", ["top_scores", "top_indices"], feeds
-        )
+        exclude = seen if exclude_seen and seen is not None \
+            else np.zeros((stop - start, 1), dtype=np.int64)
+        top_scores, top = graphs.top_k(items, exclude, seen)
         top, top_scores = top[:, :top_k], top_scores[:, :top_k]
         cold = seqs.lengths[start:stop] == 0
         if cold.any():
@@ -171,7 +168,7 @@ def _full_scores(
     runtime: SeqrecRuntime, seqs: Sequences, top_k: int, request: ScoringRequest
 ) -> tuple[np.ndarray, np.ndarray]:
     """Columns and scores from the scores graph and numpy ranking (sampling, large k)."""
-    graphs = runtime._graphs
+    graphs = runtime.graphs
     n = len(seqs.user_ids)
     columns = np.empty((n, top_k), dtype=np.int64)
     scores = np.empty((n, top_k), dtype=np.float32)
@@ -248,7 +245,7 @@ def recommend_table(runtime: SeqrecRuntime, table: Any, request: ScoringRequest)
     lengths = _lengths(runtime, seqs, request)
     top_k = int(lengths.max(initial=1))
     # the path depends on the request only, never on which users share this table
-    if request.temperature == 0.0 and request.top_k <= runtime._graphs.k:
+    if request.temperature == 0.0 and request.top_k <= runtime.graphs.k:
         columns, scores = _top_k_graph(runtime, seqs, top_k, request.exclude_seen)
     else:
         columns, scores = _full_scores(runtime, seqs, top_k, request)
@@ -267,7 +264,7 @@ def score_table(runtime: SeqrecRuntime, table: Any, request: ScoringRequest) -> 
     import pyarrow as pa
 
     seqs = _read(runtime, table, request)
-    graphs = runtime._graphs
+    graphs = runtime.graphs
     columns = None if request.columns is None else np.asarray(request.columns, dtype=np.int64)
     width = runtime.n_items if columns is None else len(columns)
     out = np.empty((len(seqs.user_ids), width), dtype=np.float32)
