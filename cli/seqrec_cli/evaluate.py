@@ -197,7 +197,7 @@ def seen_test_warning(model: Any, split: Any) -> str | None:
     known = np.asarray(model.item_ids_)
     earlier = np.concatenate([split.train["ITEM_ID"], split.valid["ITEM_ID"]])
     only_test = np.setdiff1d(split.test["ITEM_ID"], earlier)
-    leaked = np.intersect1d(only_test, known) if len(only_test) and len(known) else []
+    leaked: Any = np.intersect1d(only_test, known) if len(only_test) and len(known) else []
     summary = getattr(model, "training_summary_", None) or {}
     n_trained = summary.get("n_interactions")
     n_train = len(split.train["USER_ID"])

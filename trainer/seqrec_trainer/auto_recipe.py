@@ -175,14 +175,16 @@ def auto_recipe(interactions: Any) -> AutoRecipe:
         Parameters with a reason for each.
     """
     shape, lengths = measure(interactions)
+    params: dict[str, Any]
+    reasons: dict[str, str]
     if _is_long_history(shape):
         params = get_preset("ml-1m")
         why = ("long histories (median >= 50) over at most 15,000 items and >= 1,000 users: "
                "the ml-1m preset, tuned on MovieLens-1M's validation item")
         reasons = {name: why for name in params}
         return AutoRecipe(params, reasons, shape, tune_prior_weight=False)
-    params: dict[str, Any] = {}
-    reasons: dict[str, str] = {}
+    params = {}
+    reasons = {}
 
     def choose(name: str, value: Any, why: str) -> None:
         params[name] = value

@@ -128,9 +128,9 @@ class SequentialRecommender:
     # ------------------------------------------------------------------ training
     def train(
         self,
-        items_ds: ItemsDataset | None = None,
-        interactions_ds: InteractionsDataset | None = None,
-        valid_interactions_ds: InteractionsDataset | None = None,
+        items_ds: ItemsDataset | Any = None,
+        interactions_ds: InteractionsDataset | Any = None,
+        valid_interactions_ds: InteractionsDataset | Any = None,
         callbacks: Sequence[Callable[[int, Any, dict], None]] = (),
     ) -> SequentialRecommender:
         """Build sequences and fit the scorer's estimator.

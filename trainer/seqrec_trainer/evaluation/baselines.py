@@ -44,6 +44,8 @@ class _Baseline:
     """Shared vocabulary handling: item ids sorted, unknown history items ignored."""
 
     name = "baseline"
+    #: One line saying what the baseline is (set when fitted).
+    description = ""
     item_ids_: np.ndarray
 
     def _columns(self, items: np.ndarray) -> np.ndarray:

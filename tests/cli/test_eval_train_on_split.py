@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 import pandas as pd
+from seqrec_cli import evaluate as cli
 from seqrec_trainer import SequentialRecommender
-from seqrec_trainer.evaluation import cli, leave_one_out_split
+from seqrec_trainer.evaluation import leave_one_out_split
 from seqrec_trainer.evaluation.baselines import PopularityBaseline
 
 

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from seqrec_trainer.evaluation import cli
+from seqrec_cli import evaluate as cli
 
 
 class _Model:
