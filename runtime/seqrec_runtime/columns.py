@@ -171,6 +171,18 @@ def first_bad(mask: np.ndarray, values: np.ndarray) -> str:
     return f"{len(rows)} row(s), first at row {int(rows[0])} (value {values[rows[0]]!r})"
 
 
+def finite_floats(array: np.ndarray, column: str) -> np.ndarray:
+    """``array`` as float64, or :class:`MissingValueError` naming its first NaN/inf row."""
+    array = array.astype(np.float64, copy=False)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise MissingValueError(
+            f"{column} has missing/infinite values in {first_bad(bad, array)}; "
+            "drop or fill those rows first"
+        )
+    return array
+
+
 def is_missing(value: Any) -> bool:
     if value is None:
         return True

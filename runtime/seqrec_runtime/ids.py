@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .coded_ids import all_plain_strings
-from .columns import as_array, first_bad, is_missing
+from .columns import as_array, finite_floats, first_bad, is_missing
 from .errors import IdTypeError, MissingValueError
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -44,13 +44,7 @@ def normalize_ids(values: Any, column: str) -> np.ndarray:
             raise IdTypeError(f"{column} has values above the int64 range; use string ids")
         return array.astype(np.int64, copy=False)
     if kind == "f":
-        array = array.astype(np.float64, copy=False)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            raise MissingValueError(
-                f"{column} has missing/infinite values in {first_bad(bad, array)}; "
-                "drop or fill those rows first"
-            )
+        array = finite_floats(array, column)
         frac = array != np.floor(array)
         if frac.any():
             raise IdTypeError(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .columns import TIMESTAMP, as_array, first_bad, is_missing
+from .columns import TIMESTAMP, as_array, finite_floats, first_bad, is_missing
 from .errors import MissingValueError, TimestampTypeError
 
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
@@ -43,14 +43,7 @@ def normalize_timestamps(values: Any, column: str = TIMESTAMP) -> np.ndarray:
     if kind in "iu":
         return array.astype(np.int64, copy=False)
     if kind == "f":
-        array = array.astype(np.float64, copy=False)
-        bad = ~np.isfinite(array)
-        if bad.any():
-            raise MissingValueError(
-                f"{column} has missing/infinite values in {first_bad(bad, array)}; "
-                "drop or fill those rows first"
-            )
-        return array.astype(np.float64, copy=False)
+        return finite_floats(array, column)
     if kind in "USO":
         return _normalize_object_timestamps(array, column)
     raise TimestampTypeError(

@@ -1,21 +1,7 @@
-"""Deprecated location: the command line moved to :mod:`seqrec_cli.flags`.
-
-Importing this module still works (with a :class:`DeprecationWarning`); every name is
-looked up in :mod:`seqrec_cli.flags`.
-"""
+"""Deprecated location: moved to :mod:`seqrec_cli.flags`; it still imports, with a warning."""
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from .moved import moved_module
 
-warnings.warn(
-    "seqrec_trainer.cli_params moved to seqrec_cli.flags; import from there",
-    DeprecationWarning,
-    stacklevel=2,
-)
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(importlib.import_module("seqrec_cli.flags"), name)
+__getattr__ = moved_module(__name__, "seqrec_cli.flags")
