@@ -66,7 +66,7 @@ import seqrec_runtime
 t0 = time.perf_counter()
 rt = seqrec_runtime.load({artifact!r}, providers=["CPUExecutionProvider"])
 t1 = time.perf_counter()
-rt.recommend_online(np.asarray({history!r}, dtype=np.int64), top_k=10)
+rt.recommend_online(np.asarray({history!r}, dtype=np.int64), top_k=10, exclude_seen=False)
 t2 = time.perf_counter()
 print(json.dumps({{"load_s": t1 - t0, "first_s": t2 - t1}}))
 """,
@@ -77,7 +77,8 @@ t0 = time.perf_counter()
 rec = SequentialRecommender.load({model!r})
 t1 = time.perf_counter()
 h = {history!r}
-rec.recommend({{"USER_ID": [1] * len(h), "ITEM_ID": h, "TIMESTAMP": list(range(len(h)))}}, top_k=10)
+rec.recommend({{"USER_ID": [1] * len(h), "ITEM_ID": h, "TIMESTAMP": list(range(len(h)))}}, top_k=10,
+              exclude_seen=False)
 t2 = time.perf_counter()
 print(json.dumps({{"load_s": t1 - t0, "first_s": t2 - t1}}))
 """,

@@ -3,7 +3,8 @@ scikit-rec 0.4.2.
 
 Model: max_len 200, 3,416 items, hidden 50, 2 blocks; near-random weights (1 epoch on 300
 users, see ``common.build_model``), exported once with ``export_onnx`` into
-``bench/results/ml1m_model/``. Speed does not depend on the weights.
+``bench/results/ml1m_model/``. Speed does not depend on the weights. Every seqrec call
+passes ``exclude_seen=False``: the same plain ranking as the peers and the bare graph.
 
 * Single user, history of 200 items: p50/p99 latency of ``rt.recommend_online`` (several
   onnxruntime thread settings), of the trainer's ``recommender.recommend`` on that user's
@@ -86,8 +87,8 @@ def single_user_methods(meta: dict, histories: list[dict], thread_options):
         name = f"runtime_t{threads or 'default'}"
         label = (f"runtime `recommend_online` (intra_op_num_threads="
                  f"{threads if threads is not None else 'None = default'})")
-        methods[name] = (label, lambda i, rt=rt: rt.recommend_online(ids[i % POOL], top_k=TOP_K),
-                         None)
+        methods[name] = (label, lambda i, rt=rt: rt.recommend_online(
+            ids[i % POOL], top_k=TOP_K, exclude_seen=False), None)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -104,7 +105,7 @@ def single_user_methods(meta: dict, histories: list[dict], thread_options):
     methods["ort_bare"] = ("bare onnxruntime session on `model_topk.onnx` (1 thread; floor)",
                            bare_ort, None)
     def torch_path(i):
-        return recommender.recommend(histories[i % POOL], top_k=TOP_K)[0]
+        return recommender.recommend(histories[i % POOL], top_k=TOP_K, exclude_seen=False)[0]
 
     def torch_floor(i):
         scores = estimator.predict_scores(encoded[i % POOL])
@@ -175,19 +176,19 @@ def time_batch(meta: dict, table: dict, recommender, repeats: int, variants) -> 
     out["torch_path_t1"] = []
     out["histories_only"] = []
     out["ort_bare_chunks"] = []
-    first = next(iter(runtimes.values())).recommend(table, top_k=TOP_K)
-    torch_recs = recommender.recommend(table, top_k=TOP_K)
+    first = next(iter(runtimes.values())).recommend(table, top_k=TOP_K, exclude_seen=False)
+    torch_recs = recommender.recommend(table, top_k=TOP_K, exclude_seen=False)
     agree = float((first == torch_recs).mean())
     floor = _bare_chunks(meta, table, recommender)
     for _ in range(repeats):
         for (t, b), rt in runtimes.items():
             t0 = time.perf_counter()
-            rt.recommend(table, top_k=TOP_K)
+            rt.recommend(table, top_k=TOP_K, exclude_seen=False)
             out[f"runtime_t{t or 'default'}_b{b}"].append(time.perf_counter() - t0)
         for name, threads in (("torch_path", default), ("torch_path_t1", 1)):
             torch.set_num_threads(threads)
             t0 = time.perf_counter()
-            recommender.recommend(table, top_k=TOP_K)
+            recommender.recommend(table, top_k=TOP_K, exclude_seen=False)
             out[name].append(time.perf_counter() - t0)
         torch.set_num_threads(default)
         for name, seconds in floor().items():

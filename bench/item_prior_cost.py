@@ -102,12 +102,12 @@ def main() -> int:
             runtime = seqrec_runtime.load(directory, providers=["CPUExecutionProvider"])
             timings[name]["load_s"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            recs[name] = runtime.recommend(rows, top_k=TOP_K)
+            recs[name] = runtime.recommend(rows, top_k=TOP_K, exclude_seen=False)
             timings[name]["batch_s"].append(time.perf_counter() - started)
             latencies = []
             for history in histories:
                 started = time.perf_counter()
-                runtime.recommend_online(history, top_k=TOP_K)
+                runtime.recommend_online(history, top_k=TOP_K, exclude_seen=False)
                 latencies.append(time.perf_counter() - started)
             timings[name]["online_p50_ms"].append(1e3 * statistics.median(latencies))
     med = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in timings.items()}

@@ -84,14 +84,14 @@ def resampled_users(table: dict, n_users: int, seed: int = 0, length: int | None
 # --------------------------------------------------------------------------- 1. users
 def users_scaling(rt, table, sizes, repeats, measure_memory: bool = True) -> list[dict]:
     out = []
-    rt.recommend(resampled_users(table, 200, seed=1), top_k=TOP_K)  # warm
+    rt.recommend(resampled_users(table, 200, seed=1), top_k=TOP_K, exclude_seen=False)  # warm
     me = [sys.executable, str(Path(__file__).resolve())]
     for n, reps in zip(sizes, repeats, strict=True):
         rows = resampled_users(table, n)
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            rt.recommend(rows, top_k=TOP_K)
+            rt.recommend(rows, top_k=TOP_K, exclude_seen=False)
             times.append(time.perf_counter() - t0)
         if measure_memory or n == sizes[-1]:
             mem = {m: run_json(me + ["--mem-child", m, str(n)])["peak_extra_bytes"]
@@ -156,12 +156,12 @@ def mem_child(method: str, n_users: int, length: int | None = None) -> None:
     del table
     # warm-up with a full 256-user chunk: onnxruntime's working memory is allocated here
     warm = resampled_users(ml1m_table()[0], 300, seed=1)
-    rt.recommend(warm, top_k=TOP_K)
+    rt.recommend(warm, top_k=TOP_K, exclude_seen=False)
     rt.score_items(warm)
     del warm
     with PeakMemory() as mem:
         if method in ("recommend", "recommend_padded"):
-            rt.recommend(rows, top_k=TOP_K)
+            rt.recommend(rows, top_k=TOP_K, exclude_seen=False)
         else:
             rt.score_items(rows)
     emit({"peak_extra_bytes": mem.extra, "exact": mem.exact})
@@ -235,17 +235,17 @@ def length_scaling(rt, table, lengths, n_batch: int, repeats: int, calls: int) -
         order = np.lexsort((singles["TIMESTAMP"], singles["USER_ID"]))
         hist = singles["ITEM_ID"][order].reshape(50, length)
         for i in range(10):
-            rt.recommend_online(hist[i], top_k=TOP_K)
+            rt.recommend_online(hist[i], top_k=TOP_K, exclude_seen=False)
         p50s, times = [], []
         for _ in range(repeats):
             lat = []
             for i in range(calls):
                 t0 = time.perf_counter()
-                rt.recommend_online(hist[i % 50], top_k=TOP_K)
+                rt.recommend_online(hist[i % 50], top_k=TOP_K, exclude_seen=False)
                 lat.append(time.perf_counter() - t0)
             p50s.append(percentile(lat, 0.5))
             t0 = time.perf_counter()
-            rt.recommend(batch, top_k=TOP_K)
+            rt.recommend(batch, top_k=TOP_K, exclude_seen=False)
             times.append(time.perf_counter() - t0)
         out.append({"length": length, "p50": stats(p50s), "batch_time": stats(times),
                     "batch_users": n_batch})
