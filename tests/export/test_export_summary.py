@@ -7,10 +7,10 @@ import warnings
 
 import pytest
 import seqrec_export.api as export_api
+from seqrec_cli.main import export_summary, main
 from seqrec_export import LargeArtifactWarning, export_onnx
 from seqrec_runtime.errors import UnsupportedFormatError
 from seqrec_trainer import SequentialRecommender
-from seqrec_cli.main import export_summary, main
 
 
 def test_summary_is_short_and_names_the_report(exported):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from seqrec_cli.main import main
 from seqrec_runtime.errors import SchemaError
 from seqrec_trainer import (
     InteractionsDataset,
@@ -12,7 +13,6 @@ from seqrec_trainer import (
     SequentialRecommender,
     SequentialScorer,
 )
-from seqrec_cli.main import main
 
 RATING_SCHEMA = """columns:
   - {name: USER_ID, type: id}
