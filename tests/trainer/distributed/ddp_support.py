@@ -58,10 +58,21 @@ class RankResults:
         return torch.load(self.out / f"{name}.rank{rank}.pt")
 
 
+#: gloo's threads can abort a rank while the interpreter shuts down, after all its work is
+#: done (a known teardown race); only then is a non-zero exit accepted.
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def succeeded(result: subprocess.CompletedProcess, work_done: bool) -> bool:
+    """Exit 0, or the teardown abort above once every rank's work is done and written."""
+    return result.returncode == 0 or (work_done and TEARDOWN_ABORT in result.stdout)
+
+
 def finished(out: Path, suite: str, nproc: int) -> RankResults:
     result = torchrun(out, suite, nproc)
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert all((out / f"done.rank{rank}").is_file() for rank in range(nproc))
+    done = all((out / f"done.rank{rank}").is_file() for rank in range(nproc))
+    assert succeeded(result, done), result.stdout[-4000:]
+    assert done
     return RankResults(out, nproc)
 
 

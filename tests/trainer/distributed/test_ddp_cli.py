@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from ddp_support import run_bounded
+from ddp_support import run_bounded, succeeded
 from seqrec_cli.main import main
 from seqrec_trainer import SequentialRecommender
 from seqrec_trainer.datasets import make_sequential_interactions
@@ -34,7 +34,8 @@ def test_seqrec_train_on_two_ranks_saves_one_model(tmp_path):
                "--ddp-timeout", "60", "--interactions", str(tmp_path / "train.csv"),
                "--output", str(tmp_path / "model"), *TRAIN_FLAGS]
     result = run_bounded(command)
-    assert result.returncode == 0, result.stdout[-4000:]
+    assert succeeded(result, (tmp_path / "model" / "config.json").is_file()), \
+        result.stdout[-4000:]
     assert result.stdout.count('"saved"') == 1  # rank 0 reports, rank 1 stays quiet
     summary = json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])
     assert summary["epochs_run"] == 2 and summary["n_users"] == 60
