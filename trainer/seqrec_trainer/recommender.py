@@ -333,8 +333,10 @@ class SequentialRecommender:
         if not hasattr(self.scorer, "vocabulary_"):
             raise NotFittedError("cannot save an untrained SequentialRecommender")
         if not is_main_process():  # DDP: rank 0 writes, the other ranks' models are equal
+            _wait_for_rank_0()  # leaving the job while rank 0 still writes can abort gloo
             return Path(path)
         saved = save_recommender(self, path)
+        _wait_for_rank_0()
         if (saved / CURVE_CSV).is_file():
             note = f"training curve: {saved / CURVE_CSV} and {saved / CURVE_PNG}"
             if resolve_verbosity(getattr(self.scorer.estimator, "verbose", None)) > 0:
@@ -359,3 +361,9 @@ class SequentialRecommender:
         from .persistence import load_recommender
 
         return load_recommender(path, device=device)
+
+
+def _wait_for_rank_0() -> None:
+    """In a process group, every rank waits here until rank 0 has written the model."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
