@@ -20,25 +20,15 @@ from typing import Any
 
 import numpy as np
 from seqrec_runtime.errors import (
-    EmptyInputError,
     IdTypeError,
     InvalidParameterError,
     InvalidParameterTypeError,
-    SchemaError,
 )
 from seqrec_runtime.ranking import make_rng
-from seqrec_runtime.table import (
-    ITEM_ID,
-    OUTCOME,
-    TIMESTAMP,
-    USER_ID,
-    get_columns,
-    normalize_ids,
-    normalize_timestamps,
-)
 from seqrec_runtime.vocabulary import id_dtype_name
 
 from .metrics import check_k, check_ks, pessimistic_ranks, summarize
+from .model_input import ColumnLookup, check_model, read_input, read_targets, score_batch
 
 logger = logging.getLogger("seqrec")
 
@@ -77,29 +67,6 @@ class TargetRanks:
     n_target_in_history: int = 0
 
 
-class _ColumnLookup:
-    """Item id -> score column index (``-1`` when unknown)."""
-
-    def __init__(self, item_ids: np.ndarray) -> None:
-        self.ids = item_ids
-        self.sorter = np.argsort(item_ids, kind="stable")
-        self.sorted = item_ids[self.sorter]
-        if len(item_ids) > 1 and np.any(self.sorted[1:] == self.sorted[:-1]):
-            raise SchemaError("model.item_ids_ holds duplicate item ids")
-
-    def columns(self, ids: np.ndarray, column: str = ITEM_ID) -> np.ndarray:
-        if len(ids) and len(self.ids) and id_dtype_name(ids) != id_dtype_name(self.ids):
-            raise IdTypeError(
-                f"{column} values are {id_dtype_name(ids)} but the model's item ids are "
-                f"{id_dtype_name(self.ids)}; convert them to the same type"
-            )
-        if len(ids) == 0 or len(self.ids) == 0:
-            return np.full(len(ids), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.sorted, ids), len(self.sorted) - 1)
-        found = self.sorted[pos] == ids
-        return np.where(found, self.sorter[pos], -1).astype(np.int64)
-
-
 def _check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise InvalidParameterTypeError(f"{name} must be an int, got {value!r}")
@@ -116,15 +83,6 @@ def _check_protocols(protocols: Iterable[str]) -> tuple[str, ...]:
     if bad or not checked:
         raise InvalidParameterError(f"protocol must be one of {PROTOCOLS}, got {bad or protocols}")
     return checked
-
-
-def _check_model(model: Any) -> np.ndarray:
-    if not callable(getattr(model, "score_items", None)) or not hasattr(model, "item_ids_"):
-        raise InvalidParameterTypeError(
-            "model must have an item_ids_ array and a score_items(interactions, "
-            f"return_user_ids=True) method; got {type(model).__name__}"
-        )
-    return normalize_ids(np.asarray(model.item_ids_), "model.item_ids_")
 
 
 def sample_negatives(
@@ -171,74 +129,6 @@ def sample_negatives(
     return negatives, valid
 
 
-@dataclass
-class _Input:
-    users: np.ndarray  # normalised user ids, sorted (stable)
-    order: np.ndarray  # row order that sorts the input by user
-    columns: dict[str, np.ndarray]
-    item_cols: np.ndarray  # score column per input row (-1 unknown), in input order
-
-
-def _read_input(input_interactions: Any, lookup: _ColumnLookup) -> _Input:
-    cols = get_columns(input_interactions, [USER_ID, ITEM_ID, TIMESTAMP], [OUTCOME])
-    table = {
-        USER_ID: normalize_ids(cols[USER_ID], USER_ID),
-        ITEM_ID: normalize_ids(cols[ITEM_ID], ITEM_ID),
-        TIMESTAMP: normalize_timestamps(cols[TIMESTAMP], TIMESTAMP),
-    }
-    if OUTCOME in cols:
-        table[OUTCOME] = cols[OUTCOME]
-    order = np.argsort(table[USER_ID], kind="stable")
-    return _Input(table[USER_ID][order], order, table, lookup.columns(table[ITEM_ID]))
-
-
-def _read_targets(targets: Any) -> tuple[np.ndarray, np.ndarray]:
-    cols = get_columns(targets, [USER_ID, ITEM_ID])
-    if len(cols[USER_ID]) == 0:
-        raise EmptyInputError("targets has no rows; pass one (USER_ID, ITEM_ID) row per user")
-    users = normalize_ids(cols[USER_ID], USER_ID)
-    items = normalize_ids(cols[ITEM_ID], ITEM_ID)
-    order = np.argsort(users, kind="stable")
-    users, items = users[order], items[order]
-    dup = np.flatnonzero(users[1:] == users[:-1])
-    if len(dup):
-        raise SchemaError(
-            f"targets must hold one row per user; USER_ID {users[dup[0]]!r} has several"
-        )
-    return users, items
-
-
-def _score_batch(
-    model: Any, data: _Input, users: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores ``(b, n_items)`` in ``users`` order and the seen mask of each user."""
-    lengths = hi - lo
-    offsets = np.cumsum(lengths) - lengths
-    sorted_rows = np.arange(int(lengths.sum())) + np.repeat(lo - offsets, lengths)
-    rows = data.order[sorted_rows]
-    batch = {name: values[rows] for name, values in data.columns.items()}
-    out_users, scores = model.score_items(batch, return_user_ids=True)
-    scores = np.asarray(scores)
-    out_users = normalize_ids(np.asarray(out_users), USER_ID)
-    if scores.ndim != 2 or scores.shape != (len(out_users), n_items):
-        raise SchemaError(
-            f"model.score_items returned scores of shape {scores.shape}; expected "
-            f"({len(out_users)}, {n_items}) (one row per returned user, one column per item)"
-        )
-    sorter = np.argsort(out_users, kind="stable")
-    pos = np.minimum(np.searchsorted(out_users[sorter], users), max(len(out_users) - 1, 0))
-    found = out_users[sorter][pos] == users if len(out_users) else np.zeros(len(users), bool)
-    if not found.all():
-        missing = users[np.flatnonzero(~found)[0]]
-        raise SchemaError(f"model.score_items returned no scores for USER_ID {missing!r}")
-    seen = np.zeros((len(users), n_items), dtype=bool)
-    user_row = np.repeat(np.arange(len(users)), lengths)
-    item_cols = data.item_cols[rows]
-    known = item_cols >= 0
-    seen[user_row[known], item_cols[known]] = True
-    return scores[sorter[pos]], seen
-
-
 def compute_ranks(
     model: Any,
     input_interactions: Any,
@@ -277,10 +167,10 @@ def compute_ranks(
     n_negatives = check_k(n_negatives, "n_negatives")
     batch_size = _check_positive_int(batch_size, "batch_size")
     rng = make_rng(random_state)
-    lookup = _ColumnLookup(_check_model(model))
+    lookup = ColumnLookup(check_model(model))
     n_items = len(lookup.ids)
-    t_users, t_items = _read_targets(targets)
-    data = _read_input(input_interactions, lookup)
+    t_users, t_items = read_targets(targets)
+    data = read_input(input_interactions, lookup)
     if len(data.users) and id_dtype_name(data.users) != id_dtype_name(t_users):
         raise IdTypeError("USER_ID of targets and input_interactions have different types")
 
@@ -308,7 +198,7 @@ def compute_ranks(
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in protocols}
     for start in range(0, len(users), batch_size):
         sl = slice(start, start + batch_size)
-        scores, seen = _score_batch(model, data, users[sl], lo[sl], hi[sl], n_items)
+        scores, seen = score_batch(model, data, users[sl], lo[sl], hi[sl], n_items)
         rows = np.arange(len(scores))
         target_scores = scores[rows, cols[sl]]
         result.n_target_in_history += int(seen[rows, cols[sl]].sum())
