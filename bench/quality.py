@@ -1,4 +1,4 @@
-"""Quality of one recipe on one dataset, with popularity and item-item baselines beside it.
+"""Quality of one recipe on one dataset, with popularity, item-item and transitions beside it.
 
 Run: ``python bench/quality.py --dataset beauty --recipe auto`` (``make bench-quality`` runs
 one such command per dataset). Leave-one-out split; the checkpoint, early stopping and
@@ -91,7 +91,7 @@ def run(dataset: str, recipe: str, overrides: dict, validation_only: bool,
 
 
 def baselines_only(dataset: str) -> dict:
-    """Popularity and item-item on the dataset's split (validation and test), no training."""
+    """The baselines on the dataset's split (validation and test), no training."""
     from seqrec_trainer.evaluation import leave_one_out_split, load_interactions
     from seqrec_trainer.evaluation.baselines import fit_baselines
     from seqrec_trainer.evaluation.protocols import evaluate_many
@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--validation-only", action="store_true",
                         help="tuning mode: never touch the test item")
     parser.add_argument("--baselines-only", action="store_true",
-                        help="only the popularity and item-item baselines (no training)")
+                        help="only the baselines (no training)")
     parser.add_argument("--test-curve", action="store_true",
                         help="also rank the test item after every epoch (report-only; costs "
                         "a full-ranking pass per epoch)")

@@ -41,13 +41,18 @@ def _pair(result: dict) -> str:
     return f"{result['NDCG@10']:.4f} / {result['HR@10']:.4f}"
 
 
+def _baseline(test: dict, name: str) -> str:
+    """A baseline's pair, or a dash for results written before it existed."""
+    return _pair(test[name]["full"]) if name in test else "—"
+
+
 def render(rows: list[dict]) -> str:
     """Markdown table, one row per result file, then each row's command."""
     lines = [
-        "| data | recipe | model full NDCG@10 / HR@10 | popularity | item-item | model sampled "
-        "NDCG@10 / HR@10 | training time | epochs (best) | time to 95 % of best validation "
-        "NDCG@10 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data | recipe | model full NDCG@10 / HR@10 | popularity | item-item | transitions "
+        "| model sampled NDCG@10 / HR@10 | training time | epochs (best) | time to 95 % of "
+        "best validation NDCG@10 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         test = r["test"]
@@ -57,6 +62,7 @@ def render(rows: list[dict]) -> str:
         lines.append(
             f"| {r['dataset']} | {recipe} | {_pair(model['full']) if model else '—'} | "
             f"{_pair(test['popularity']['full'])} | {_pair(test['item-item']['full'])} | "
+            f"{_baseline(test, 'transitions')} | "
             f"{_pair(model['sampled']) if model else '—'} | "
             + (f"{r['train_s'] / 60:.1f} min | {r['epochs_run']} ({r['best_epoch']}) | "
                f"{time_to_quality(r)} |" if model else "— | — | — |")
@@ -83,7 +89,9 @@ def plot(rows: list[dict], path: Path) -> None:
                 label=f"{r['recipe']}: network, per epoch")
         final = r["valid"]["model"]["full"]["NDCG@10"]
         ax.plot([r["train_s"] / 60], [final], "*", ms=11, label="final model (with prior)")
-        for name, style in (("popularity", ":"), ("item-item", "--")):
+        for name, style in (("popularity", ":"), ("item-item", "--"), ("transitions", "-.")):
+            if name not in r["valid"]:
+                continue
             ax.axhline(r["valid"][name]["full"]["NDCG@10"], ls=style, c="gray", label=name)
         sets = ", ".join(f"{k}={v}" for k, v in r.get("overrides", {}).items())
         ax.set_title(r["dataset"] + (f" ({sets})" if sets else ""), fontsize=9)

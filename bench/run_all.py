@@ -1,6 +1,6 @@
-"""Run the speed and footprint suites; each writes its own BENCHMARKS.md section.
+"""Run the speed and footprint suites; each writes its report to docs/benchmarks/<suite>.md.
 
-``python bench/run_all.py``            full suite (~30-45 min on 2 cores), writes BENCHMARKS.md
+``python bench/run_all.py``            full suite (~30-45 min on 2 cores), writes the reports
 ``python bench/run_all.py --quick``    smoke test (< 3 min), prints only (add ``--write``
                                        to store the quick numbers, clearly marked)
 ``--only a,b`` / ``--skip a,b``        choose suites (names below)

@@ -42,7 +42,8 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
             "validation) and rank each user's test item given the rest of the history. "
             "The model must have been trained on the same split's train rows only (a warning "
             "says when it knows items that only the test rows hold); --train trains one that "
-            "is. Popularity and an item-item baseline fitted on the same training rows are "
+            "is. Popularity, an item-item baseline and the transitions baseline (items near "
+            "the latest ones in training histories), fitted on the same training rows, are "
             "reported beside the model."
         ),
     )
@@ -82,7 +83,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-baselines",
         action="store_true",
-        help="skip the popularity and item-item baselines",
+        help="skip the popularity, item-item and transitions baselines",
     )
     parser.add_argument("--data", required=True, type=Path, help="interaction file")
     parser.add_argument(

@@ -91,6 +91,10 @@ def _prior_description(estimator: Any, network: Any) -> dict[str, Any]:
     }
     if network.item_prior_factors is not None:
         description["rank"] = int(network.item_prior_factors.shape[1])
+    if network.item_prior_neighbor_items is not None:
+        description["neighbors"] = int(network.item_prior_neighbor_items.shape[1])
+        description["note"] = ("scored from the order of item_seq's last items; the graphs "
+                               "take history_items but do not read it")
     return description
 
 

@@ -227,8 +227,9 @@ def test_node_int64_ids_beyond_2_53(node_ready, expected, python_runtime, tmp_pa
                           py.tolist(), 2 * ATOL)
 
 
-@pytest.fixture(scope="module", params=[{}, {"item_prior_kind": "low_rank", "item_prior_rank": 6}],
-                ids=["ease", "low_rank"])
+@pytest.fixture(scope="module", params=[{}, {"item_prior_kind": "low_rank", "item_prior_rank": 6},
+                                        {"item_prior_kind": "transitions"}],
+                ids=["ease", "low_rank", "transitions"])
 def prior_artifact(tmp_path_factory, request):
     """A tiny model with an item prior (format_version 3: graphs take history_items), for
     each prior kind (the graphs differ, the reader's contract does not)."""

@@ -12,7 +12,8 @@ from seqrec_runtime.errors import ArtifactError
 from seqrec_trainer import SequentialRecommender
 
 MAX_LEN = 6  # shorter than most histories (3..30 items): the prior reads beyond the window
-KINDS = {"ease": {}, "low_rank": {"item_prior_rank": 8}}  # every test runs for both kinds
+# every test runs for each kind
+KINDS = {"ease": {}, "low_rank": {"item_prior_rank": 8}, "transitions": {}}
 
 
 @pytest.fixture(scope="module", params=sorted(KINDS))
@@ -44,6 +45,7 @@ def test_manifest_declares_the_prior_and_the_history_input(prior_artifact, prior
     prior = manifest["item_prior"]
     assert prior["kind"] == prior_kind and prior["weight"] == 3.0 and prior["l2"] == 5.0
     assert prior.get("rank") == KINDS[prior_kind].get("item_prior_rank")
+    assert ("neighbors" in prior) == (prior_kind == "transitions")
     assert prior["history_input"] == "history_items" and "WHOLE history" in prior["history_rule"]
     for graph in manifest["graphs"].values():
         assert graph["inputs"][-1] == {"name": "history_items", "dtype": "int64",
@@ -144,13 +146,15 @@ def test_online_path_equals_batch_path_for_a_long_history(prior_runtime, export_
     np.testing.assert_array_equal(online, batch)
 
 
-def test_items_outside_the_window_change_the_scores(prior_runtime, export_data):
+def test_items_outside_the_window_change_the_scores(prior_runtime, export_data, prior_kind):
+    """EASE and low-rank read the whole history; transitions only the window's order."""
     recent = [1, 2, 3, 4, 5, 6]
     with_old = {"USER_ID": np.zeros(8, dtype=np.int64), "ITEM_ID": np.array([7, 8, *recent]),
                 "TIMESTAMP": np.arange(8)}
     without = {"USER_ID": np.zeros(6, dtype=np.int64), "ITEM_ID": np.array(recent),
                "TIMESTAMP": np.arange(6)}
-    assert not np.allclose(prior_runtime.score_items(with_old), prior_runtime.score_items(without))
+    same = np.allclose(prior_runtime.score_items(with_old), prior_runtime.score_items(without))
+    assert same == (prior_kind == "transitions")
 
 
 def _edited(prior_artifact, tmp_path, edit) -> str:

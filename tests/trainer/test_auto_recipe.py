@@ -11,7 +11,7 @@ import pytest
 from seqrec_cli.main import main
 from seqrec_trainer import SASRecClassifierEstimator, SequentialRecommender, SequentialScorer
 from seqrec_trainer.auto_recipe import (
-    FULL_SOFTMAX_ITEMS,
+    FULL_SOFTMAX_SCORES,
     TRAINING_TARGETS,
     auto_recipe,
     choose_prior_weight,
@@ -43,22 +43,33 @@ def test_long_histories_resolve_to_exactly_the_ml1m_preset():
 
 
 def test_short_histories_over_a_large_catalogue():
-    recipe = auto_recipe(_table(np.full(4000, 6), FULL_SOFTMAX_ITEMS + 1000))
+    # Amazon Beauty's shape: short histories, a catalogue above EASE's cap
+    recipe = auto_recipe(_table(np.full(4000, 6), 20_000))
     p = recipe.params
-    assert (p["loss_fn_name"], p["item_prior_kind"], p["max_len"]) == (
-        "sampled_softmax", "low_rank", 50)
+    assert 4000 * 5 * 20_000 <= FULL_SOFTMAX_SCORES  # targets x items: full softmax
+    assert (p["loss_fn_name"], p["item_prior_kind"], p["max_len"]) == ("ce", "low_rank", 50)
     assert (p["history_windows"], p["dropout_rate"], p["hidden_units"]) == ("last", 0.5, 64)
-    assert p["num_negatives"] > 1 and recipe.tune_prior_weight
-    assert p["batch_size"] == 128  # 4,000 users
+    assert recipe.tune_prior_weight and p["batch_size"] == 128
+    assert "transitions" in recipe.reasons["item_prior_kind"]
 
 
-def test_epochs_follow_the_training_target_budget_and_many_users_get_large_batches():
-    recipe = auto_recipe(_table(np.full(25_000, 5), 2000))
+def test_a_costly_full_softmax_becomes_a_sampled_one():
+    recipe = auto_recipe(_table(np.full(40_000, 6), 120_000))
+    assert 40_000 * 5 * 120_000 > FULL_SOFTMAX_SCORES
+    assert recipe.params["loss_fn_name"] == "sampled_softmax"
+    assert recipe.params["num_negatives"] > 1
+    assert "scores per epoch" in recipe.reasons["loss_fn_name"]
+
+
+def test_epochs_follow_the_training_target_budget():
+    recipe = auto_recipe(_table(np.full(2_500, 5), 2000))
     p = recipe.params
-    per_epoch = 25_000 * 4  # every position after the first has a next item
-    assert p["epochs"] == round(TRAINING_TARGETS / per_epoch)
-    assert (p["batch_size"], p["early_stopping_patience"]) == (256, 5)
+    per_epoch = 2_500 * 4  # every position after the first has a next item
+    assert p["epochs"] == round(TRAINING_TARGETS / per_epoch) == 200
+    assert p["early_stopping_patience"] == 10
     assert str(per_epoch) in recipe.reasons["epochs"].replace(",", "")
+    many = auto_recipe(_table(np.full(30_000, 5), 2000)).params
+    assert (many["epochs"], many["early_stopping_patience"]) == (20, 5)  # at least 20
 
 
 def test_few_users_with_long_histories():
@@ -104,18 +115,25 @@ def test_prior_weight_is_the_best_on_validation(synthetic_table):
     grid = (0.0, 1.0, 5.0)
     scores = choose_prior_weight(recommender, split.train, split.train, split.valid, recipe,
                                  grid, max_users=None)
+    by_kind = recipe.chosen["validation_ndcg@10_by_prior_weight"]
+    assert set(by_kind) == {"ease", "transitions"}
+    kind = estimator.item_prior_kind
+    assert {float(w): v for w, v in by_kind[kind].items()} == scores
     assert set(grid) <= set(scores)
     best = max(scores, key=lambda w: (scores[w], -w))
     assert recipe.chosen["item_prior_weight"] == best == estimator.item_prior_weight
+    assert scores[best] == max(max(v.values()) for v in by_kind.values())
     if best == max(scores):  # the grid was extended until a larger weight stopped helping
         assert len(scores) == len(grid) + 6
     elif max(scores) > max(grid):
         assert scores[max(scores)] <= scores[best]
-    # each recorded score is what a plain refit at that weight gives
-    for weight in scores:
-        recommender.refit_item_prior(split.train, item_prior_weight=weight)
-        again = evaluate(recommender, split.train, split.valid, ks=(10,))["NDCG@10"]
-        assert again == pytest.approx(scores[weight], abs=2e-5)
+    # each recorded score is what a plain refit of that kind and weight gives
+    for other, recorded in by_kind.items():
+        for weight, score in recorded.items():
+            recommender.refit_item_prior(split.train, item_prior_weight=float(weight),
+                                         item_prior_kind=other)
+            again = evaluate(recommender, split.train, split.valid, ks=(10,))["NDCG@10"]
+            assert again == pytest.approx(score, abs=2e-5)
 
 
 def test_prior_weight_choice_can_score_a_subsample_of_validation_users():

@@ -29,6 +29,7 @@ def with_prior(synthetic_table, make_recommender):
 @pytest.mark.parametrize("params", [
     PRIOR,
     {**PRIOR, "item_prior_kind": "low_rank", "item_prior_rank": 5},
+    {**PRIOR, "item_prior_kind": "transitions"},  # reads each history in time order
 ])
 def test_refit_equals_training_with_that_prior(plain, make_recommender, synthetic_table,
                                                params, tmp_path):

@@ -17,13 +17,15 @@ The rules (documented with their validation evidence in ``docs/quality.md``):
     of ``max_len + 1`` items (they would never be targets otherwise).
   - width/depth: 64 units, 2 blocks below 500,000 rows; 128 units, 3 blocks above.
   - dropout: 0.5 for short histories (median < 20 items), 0.2 otherwise.
-  - loss: full softmax ``"ce"`` while the catalogue has at most :data:`FULL_SOFTMAX_ITEMS`
-    items; beyond, ``"sampled_softmax"`` with :data:`SAMPLED_NEGATIVES` negatives per batch.
-  - item prior: EASE up to 15,000 items, the low-rank form beyond; its weight is chosen
-    on the validation item after training (:func:`choose_prior_weight`).
-  - batch 256 above 20,000 users, else 128; learning rate 0.002; AdamW,
-    weight decay 0.1, warm-up + cosine decay as in the ``ml-1m`` preset.
-  - epochs: about :data:`TRAINING_TARGETS` training targets in all, within 10..200;
+  - loss: full softmax ``"ce"`` while an epoch costs at most :data:`FULL_SOFTMAX_SCORES`
+    target x item scores; beyond, ``"sampled_softmax"`` with :data:`SAMPLED_NEGATIVES`
+    negatives per batch.
+  - item prior: EASE up to 15,000 items (the low-rank form beyond) or ``"transitions"``;
+    the kind and weight are chosen on the validation item after training
+    (:func:`choose_prior_weight`).
+  - batch 128; learning rate 0.002; AdamW, weight decay 0.1, warm-up + cosine decay as
+    in the ``ml-1m`` preset.
+  - epochs: about :data:`TRAINING_TARGETS` training targets in all, within 20..200;
     patience 5 (runs of <= 30 epochs) or 10 on validation NDCG@10.
 """
 
@@ -41,12 +43,11 @@ from .errors import EmptyInputError
 from .model.item_prior import MAX_PRIOR_ITEMS
 from .presets import get_preset
 
-#: Largest catalogue trained with the full softmax; beyond it the sampled softmax.
-FULL_SOFTMAX_ITEMS = 20_000
+#: Most (training target x item) scores per epoch trained with the full softmax; beyond
+#: it the sampled softmax (an epoch's cost grows with targets times items).
+FULL_SOFTMAX_SCORES = 20_000_000_000
 #: Negatives per batch of the sampled softmax beyond :data:`FULL_SOFTMAX_ITEMS` items.
 SAMPLED_NEGATIVES = 2048
-#: Above this many users: larger batches (fewer optimizer steps over a big embedding table).
-LARGE_BATCH_USERS = 20_000
 #: Training targets (positions with a next item) over all epochs; sets the epoch count.
 TRAINING_TARGETS = 2_000_000
 #: Validation users scored per prior weight (a fixed random draw beyond).
@@ -205,24 +206,28 @@ def auto_recipe(interactions: Any) -> AutoRecipe:
     short = shape.median_history < 20
     choose("dropout_rate", 0.5 if short else 0.2,
            f"median history {shape.median_history:g} items ({'<' if short else '>='} 20)")
-    if shape.n_items <= FULL_SOFTMAX_ITEMS:
-        choose("loss_fn_name", "ce", f"{shape.n_items:,} items <= {FULL_SOFTMAX_ITEMS:,}: "
-               "full softmax (SASRec+) is affordable")
+    targets = _targets_per_epoch(lengths, max_len, params["history_windows"])
+    scores = targets * shape.n_items
+    if scores <= FULL_SOFTMAX_SCORES:
+        choose("loss_fn_name", "ce", f"{targets:,} targets x {shape.n_items:,} items = "
+               f"{scores:.2g} scores per epoch (<= {FULL_SOFTMAX_SCORES:.0e}): full softmax "
+               "(SASRec+)")
     else:
         choose("loss_fn_name", "sampled_softmax",
-               f"{shape.n_items:,} items > {FULL_SOFTMAX_ITEMS:,}: sampled softmax")
+               f"{targets:,} targets x {shape.n_items:,} items = {scores:.2g} scores per "
+               f"epoch (> {FULL_SOFTMAX_SCORES:.0e}): sampled softmax")
         choose("num_negatives", SAMPLED_NEGATIVES, "negatives shared by each batch")
     ease = shape.n_items <= MAX_PRIOR_ITEMS
     choose("item_prior_kind", "ease" if ease else "low_rank",
-           f"{shape.n_items:,} items {'<=' if ease else '>'} {MAX_PRIOR_ITEMS:,} (EASE's cap)")
+           f"set after training: {'ease' if ease else 'low_rank'} ({shape.n_items:,} items "
+           f"{'<=' if ease else '>'} {MAX_PRIOR_ITEMS:,}, EASE's cap) or 'transitions', "
+           "whichever scores better on the validation item")
     choose("item_prior_l2", 500.0, "the EASE paper's lambda")
     choose("item_prior_weight", 0.0,
            "set after training: the best of "
            f"{list(PRIOR_WEIGHT_GRID)} on the validation item")
-    many = shape.n_users > LARGE_BATCH_USERS
-    choose("batch_size", 256 if many else 128,
-           f"{shape.n_users:,} users ({'>' if many else '<='} {LARGE_BATCH_USERS:,}): "
-           + ("fewer, larger steps per pass" if many else "the SASRec batch"))
+    choose("batch_size", 128, "the SASRec batch (larger batches learned slower on Beauty's "
+           "validation item)")
     choose("learning_rate", 0.002, "AdamW step size (batch 1,024 at 0.004 learned slower on "
            "Beauty's validation item)")
     optimisation = "AdamW + warm-up + cosine decay, as in the ml-1m preset"
@@ -230,10 +235,9 @@ def auto_recipe(interactions: Any) -> AutoRecipe:
                         ("warmup_epochs", 1.0), ("lr_schedule", "cosine"),
                         ("precision", "auto")):
         choose(name, value, optimisation)
-    targets = _targets_per_epoch(lengths, max_len, params["history_windows"])
-    epochs = int(np.clip(round(TRAINING_TARGETS / max(targets, 1)), 10, 200))
+    epochs = int(np.clip(round(TRAINING_TARGETS / max(targets, 1)), 20, 200))
     choose("epochs", epochs, f"about {TRAINING_TARGETS:,} training targets in all "
-           f"({targets:,} per epoch), within 10..200; the cosine decay ends there")
+           f"({targets:,} per epoch), within 20..200; the cosine decay ends there")
     choose("early_stopping_patience", 5 if epochs <= 30 else 10,
            "epochs without a better validation NDCG@10 (a third of short runs, else 10)")
     choose("monitor", "val_ndcg@10", "checkpoint by validation NDCG@10")
@@ -246,7 +250,9 @@ def _scale_prior(estimator: Any, factor: float) -> None:
     import torch
 
     network = estimator.network_
-    name = "item_prior_matrix" if network.item_prior_matrix is not None else "item_prior_scales"
+    name = ("item_prior_matrix" if network.item_prior_matrix is not None else
+            "item_prior_neighbor_weights" if network.item_prior_neighbor_weights is not None
+            else "item_prior_scales")
     with torch.no_grad():
         getattr(network, name).mul_(factor)
 
@@ -269,60 +275,79 @@ def _subsample_users(valid_input: Any, valid: Any, max_users: int | None) -> tup
 
 def choose_prior_weight(recommender: Any, train: Any, valid_input: Any, valid: Any,
                         recipe: AutoRecipe, grid: tuple[float, ...] = PRIOR_WEIGHT_GRID,
-                        max_users: int | None = PRIOR_CHOICE_USERS) -> dict[float, float]:
-    """Set the item-prior weight of a trained recommender to the best on validation.
+                        max_users: int | None = PRIOR_CHOICE_USERS,
+                        kinds: tuple[str, ...] | None = None) -> dict[float, float]:
+    """Set the item prior's kind and weight of a trained recommender to the best on validation.
 
-    The prior is fitted once on ``train`` (the network is kept); since its term is linear
-    in the weight, each weight of ``grid`` is then scored by rescaling it, by full-ranking
-    NDCG@10 of the validation targets ``valid`` from ``valid_input`` (at most ``max_users``
-    of them, a fixed random draw, to bound the cost on large data). While the largest
-    weight tried is the best, larger ones (x 2.5, at most :data:`MAX_GRID_EXTENSIONS`
-    times) are tried too. The best weight
-    (the smaller one on a tie) is kept and recorded in ``recipe.chosen``. Test items are
-    never read.
+    For each kind of ``kinds`` (default: the recipe's ``item_prior_kind`` and
+    ``"transitions"``) the prior is fitted once on ``train`` (the network is kept); since
+    its term is linear in the weight, each weight of ``grid`` is then scored by rescaling
+    it, by full-ranking NDCG@10 of the validation targets ``valid`` from ``valid_input``
+    (at most ``max_users`` of them, a fixed random draw, to bound the cost on large data).
+    While the largest weight tried is the best, larger ones (x 2.5, at most
+    :data:`MAX_GRID_EXTENSIONS` times) are tried too. The best kind and weight (the
+    smaller weight on a tie; weight 0 = no prior) are kept and recorded in
+    ``recipe.chosen``. Test items are never read.
 
     Returns
     -------
     dict
-        weight -> validation NDCG@10.
+        weight -> validation NDCG@10 of the chosen kind.
     """
     from .evaluation import evaluate
 
     estimator = recommender.scorer.estimator
     valid_input, valid = _subsample_users(valid_input, valid, max_users)
+    if kinds is None:
+        kinds = tuple(dict.fromkeys((recipe.params["item_prior_kind"], "transitions")))
 
     def validation_ndcg() -> float:
         result = evaluate(recommender, valid_input, valid, protocol="full", ks=(10,))
         return round(float(result["NDCG@10"]), 5)
 
-    scores: dict[float, float] = {}
+    by_kind: dict[str, dict[float, float]] = {}
+    without = None
     if 0.0 in grid:
         recommender.refit_item_prior(train, item_prior_weight=0.0)
-        scores[0.0] = validation_ndcg()
-    recommender.refit_item_prior(train, item_prior_weight=1.0)
-    current = 1.0
-    for weight in (w for w in grid if w != 0.0):
-        _scale_prior(estimator, weight / current)
-        current = weight
-        scores[weight] = validation_ndcg()
-    best = max(scores, key=lambda w: (scores[w], -w))
-    for _ in range(MAX_GRID_EXTENSIONS):  # the best is the largest tried: try larger ones
-        if best <= 0.0 or best != max(scores):
-            break
-        weight = best * 2.5
-        _scale_prior(estimator, weight / current)
-        current = weight
-        scores[weight] = validation_ndcg()
+        without = validation_ndcg()
+    for kind in kinds:
+        scores = by_kind[kind] = {} if without is None else {0.0: without}
+        recommender.refit_item_prior(train, item_prior_weight=1.0, item_prior_kind=kind)
+        current = 1.0
+        for weight in (w for w in grid if w != 0.0):
+            _scale_prior(estimator, weight / current)
+            current = weight
+            scores[weight] = validation_ndcg()
         best = max(scores, key=lambda w: (scores[w], -w))
-    if best == 0.0:
-        recommender.refit_item_prior(train, item_prior_weight=0.0)
-    else:
+        for _ in range(MAX_GRID_EXTENSIONS):  # the best is the largest tried: try larger
+            if best <= 0.0 or best != max(scores):
+                break
+            weight = best * 2.5
+            _scale_prior(estimator, weight / current)
+            current = weight
+            scores[weight] = validation_ndcg()
+            best = max(scores, key=lambda w: (scores[w], -w))
+
+    def best_of(kind: str) -> tuple[float, float]:
+        scores = by_kind[kind]
+        weight = max(scores, key=lambda w: (scores[w], -w))
+        return scores[weight], weight
+
+    kind = max(kinds, key=lambda k: (best_of(k)[0], -kinds.index(k)))
+    best = best_of(kind)[1]
+    if best > 0.0 and kind == kinds[-1]:  # the prior fitted last: rescale it
         _scale_prior(estimator, best / current)
         estimator.set_params(item_prior_weight=best)
+    else:
+        recommender.refit_item_prior(train, item_prior_weight=best, item_prior_kind=kind)
     recipe.params["item_prior_weight"] = best
     recipe.chosen["item_prior_weight"] = best
-    recipe.chosen["validation_ndcg@10_by_prior_weight"] = {str(k): v for k, v in scores.items()}
-    return scores
+    if best > 0.0:
+        recipe.params["item_prior_kind"] = kind
+        recipe.chosen["item_prior_kind"] = kind
+    recipe.chosen["validation_ndcg@10_by_prior_weight"] = {
+        k: {str(w): v for w, v in scores.items()} for k, scores in by_kind.items()}
+    return by_kind[kind]
 
 
 def train_with_auto_recipe(recommender: Any, train: Any, valid: Any | None,

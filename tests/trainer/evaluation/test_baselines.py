@@ -1,4 +1,4 @@
-"""Popularity and item-item baselines, and the verdict beside a model's score."""
+"""Popularity, item-item and transitions baselines, and the verdict beside a model's score."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from seqrec_trainer.evaluation import evaluate, leave_one_out_split
 from seqrec_trainer.evaluation.baselines import (
     ItemItemBaseline,
     PopularityBaseline,
+    TransitionsBaseline,
     fit_baselines,
 )
 from seqrec_trainer.evaluation.holdout import compare_with_baselines, evaluate_with_baselines
 from seqrec_trainer.model.item_prior import cooccurrence_gram, ease_matrix
+from seqrec_trainer.model.transition_prior import transition_neighbors, transition_scores_numpy
 
 
 def _table(users, items):
@@ -64,10 +66,34 @@ def test_item_item_beats_popularity_on_cooccurring_pairs():
                   2 * second + 2]
     table = _table(users, items)
     split = leave_one_out_split(table)
-    popularity, item_item = fit_baselines(split.train)
+    popularity, item_item, transitions = fit_baselines(split.train)
     pop = evaluate(popularity, split.test_input, split.test, ks=(1,))
     ii = evaluate(item_item, split.test_input, split.test, ks=(1,))
     assert ii["HR@1"] > 0.9 > pop["HR@1"]
+    assert evaluate(transitions, split.test_input, split.test, ks=(1,))["HR@1"] > 0.9
+
+
+def test_transitions_baseline_reads_histories_in_timestamp_order():
+    # training rows in shuffled order; the model must see each user's items by TIMESTAMP
+    users = np.repeat(np.arange(50), 4)
+    items = np.tile([1, 2, 3, 4], 50) + 10 * (np.arange(200) // 100)
+    table = {"USER_ID": users, "ITEM_ID": items, "TIMESTAMP": np.arange(200)}
+    shuffled = np.random.default_rng(0).permutation(200)
+    model = TransitionsBaseline({k: v[shuffled] for k, v in table.items()})
+    reference = TransitionsBaseline(table)
+    np.testing.assert_array_equal(model.weights_, reference.weights_)
+    columns = np.searchsorted(reference.item_ids_, items)
+    indices, weights = transition_neighbors(np.repeat(np.arange(50), 4), columns + 1,
+                                            len(reference.item_ids_))
+    np.testing.assert_array_equal(reference.indices_, indices)
+    # input [3, 1] (then unknown item 99): the latest item, 1, weighs most
+    query = {"USER_ID": np.array([7, 7, 7]), "ITEM_ID": np.array([3, 99, 1]),
+             "TIMESTAMP": np.array([0, 2, 1])}
+    user_ids, scores = model.score_items(query, return_user_ids=True)
+    assert list(user_ids) == [7]
+    expected = transition_scores_numpy([np.array([2, 0])], indices, weights,
+                                       len(reference.item_ids_))
+    np.testing.assert_allclose(scores, expected[:, :scores.shape[1]], rtol=1e-6)
 
 
 def test_verdict_says_plainly_when_the_model_loses():
@@ -82,7 +108,7 @@ def test_evaluate_with_baselines_puts_every_model_on_the_same_split(synthetic_ta
     split = leave_one_out_split(synthetic_table)
     popularity = PopularityBaseline(split.train)
     results = evaluate_with_baselines(popularity, split, "test", ("full",), (10,))
-    assert set(results) == {"model", "popularity", "item-item"}
+    assert set(results) == {"model", "popularity", "item-item", "transitions"}
     # the "model" is the popularity baseline itself: identical numbers, so no win
     assert results["model"]["full"] == results["popularity"]["full"]
     verdict = compare_with_baselines({k: v["full"] for k, v in results.items()})

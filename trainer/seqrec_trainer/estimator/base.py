@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..model import SASRecNetwork
+from ..model.transition_prior import NEIGHBORS
 from ..training_log import resolve_verbosity
 from .checks import AUTO_PATIENCE, DEFAULT_PATIENCE, check_estimator_params, check_outcomes
 from .losses import LossFn
@@ -107,9 +108,13 @@ class SASRecEstimatorBase(ItemPriorMixin, FittedStateMixin, ParamsMixin):
         ``"low_rank"``: the ridge item autoencoder truncated to ``item_prior_rank``
         singular directions, ``n_items x item_prior_rank`` floats and no catalogue cap
         (for large catalogues or small artifacts; BENCHMARKS.md compares the two).
+        ``"transitions"``: the items that sit near each other in users' histories,
+        scored from the order of the user's last 8 items
+        (:mod:`seqrec_trainer.model.transition_prior`); ``n_items x 50`` entries, no
+        catalogue cap, ``item_prior_l2`` unused. Strong on short-history catalogues.
     item_prior_rank
         Width of the ``"low_rank"`` prior (default 256; capped at ``n_items``). Ignored
-        by ``"ease"``.
+        by the other kinds.
     """
 
     _losses: ClassVar[dict[str, LossFn]] = {}
@@ -215,6 +220,8 @@ class SASRecEstimatorBase(ItemPriorMixin, FittedStateMixin, ParamsMixin):
             item_prior=self.uses_item_prior,
             item_prior_rank=(min(int(self.item_prior_rank), n_items)
                              if self.item_prior_kind == "low_rank" else None),
+            item_prior_neighbors=(min(NEIGHBORS, n_items)
+                                  if self.item_prior_kind == "transitions" else None),
         )
 
     def fit(

@@ -12,7 +12,7 @@ from ..data.formats import (
     load_movielens_dat,
     load_sasrec_txt,
 )
-from .baselines import ItemItemBaseline, PopularityBaseline, fit_baselines
+from .baselines import ItemItemBaseline, PopularityBaseline, TransitionsBaseline, fit_baselines
 from .holdout import compare_with_baselines, evaluate_with_baselines, train_and_evaluate
 from .metrics import (
     hit_rate_at_k,
@@ -28,6 +28,7 @@ __all__ = [
     "PROTOCOLS",
     "DataFileError",
     "ItemItemBaseline",
+    "TransitionsBaseline",
     "PopularityBaseline",
     "compare_with_baselines",
     "evaluate_with_baselines",

@@ -1,6 +1,6 @@
-"""Non-sequential baselines scored on the same split as a model: popularity and item-item.
+"""Baselines scored on the same split as a model: popularity, item-item and transitions.
 
-Both are duck-typed models for :func:`~seqrec_trainer.evaluation.evaluate` (``item_ids_``
+All are duck-typed models for :func:`~seqrec_trainer.evaluation.evaluate` (``item_ids_``
 and ``score_items(interactions, return_user_ids=True)``), fitted on the rows a model was
 trained on and scored from the same input histories, so their numbers sit beside the
 model's on equal terms:
@@ -11,6 +11,9 @@ model's on equal terms:
   :data:`~seqrec_trainer.model.item_prior.MAX_PRIOR_ITEMS` items and the low-rank ridge item
   autoencoder beyond (the same closed forms as the model's item prior,
   :mod:`seqrec_trainer.model.item_prior`).
+* :class:`TransitionsBaseline` scores the neighbours of the user's most recent items among
+  the items that sit near each other in training histories (the ``"transitions"`` item
+  prior, :mod:`seqrec_trainer.model.transition_prior`): the one order-aware baseline.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from seqrec_runtime.table import ITEM_ID, USER_ID, get_columns, normalize_ids
+from seqrec_runtime.sequences import sort_order
+from seqrec_runtime.table import (
+    ITEM_ID,
+    TIMESTAMP,
+    USER_ID,
+    get_columns,
+    normalize_ids,
+    normalize_timestamps,
+)
 
 from ..model.item_prior import (
     MAX_PRIOR_ITEMS,
@@ -26,6 +37,7 @@ from ..model.item_prior import (
     ease_matrix,
     low_rank_ridge,
 )
+from ..model.transition_prior import transition_neighbors, transition_scores_numpy
 
 Table = dict[str, np.ndarray]
 
@@ -145,6 +157,57 @@ class ItemItemBaseline(_Baseline):
         return projected @ self.factors_.T - history * self.diagonal_
 
 
+def _chronological(interactions: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Users and items sorted by (user, TIMESTAMP); without TIMESTAMP, in row order."""
+    cols = get_columns(interactions, [USER_ID, ITEM_ID], [TIMESTAMP])
+    users = normalize_ids(cols[USER_ID], USER_ID)
+    items = normalize_ids(cols[ITEM_ID], ITEM_ID)
+    codes = np.unique(users, return_inverse=True)[1]
+    if cols.get(TIMESTAMP) is None:
+        order = np.argsort(codes, kind="stable")
+    else:
+        order = sort_order(codes, normalize_timestamps(cols[TIMESTAMP]))
+    return users[order], items[order]
+
+
+class TransitionsBaseline(_Baseline):
+    """The items near the user's most recent ones in training histories, alone.
+
+    The model's ``"transitions"`` item prior without the network
+    (:mod:`seqrec_trainer.model.transition_prior`); rows are read in TIMESTAMP order
+    (row order without it).
+
+    Parameters
+    ----------
+    train
+        USER_ID, ITEM_ID (and TIMESTAMP) table of the training rows.
+    """
+
+    name = "transitions"
+
+    def __init__(self, train: Any) -> None:
+        users, items = _chronological(train)
+        self.item_ids_, columns = np.unique(items, return_inverse=True)
+        rows = np.unique(users, return_inverse=True)[1]
+        self.indices_, self.weights_ = transition_neighbors(
+            rows, columns + 1, len(self.item_ids_))
+        self.description = "items near the last ones in training histories"
+
+    def score_items(self, interactions: Any, return_user_ids: bool = False):
+        """Scores ``(n_users, n_items)`` in ``item_ids_`` order (seen items not removed)."""
+        users, items = _chronological(interactions)
+        user_ids, starts = np.unique(users, return_index=True)
+        columns = self._columns(items)
+        bounds = np.append(starts, len(users))
+        histories = []
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            known = columns[start:stop]
+            histories.append(known[known >= 0])
+        scores = transition_scores_numpy(histories, self.indices_, self.weights_,
+                                         len(self.item_ids_)).astype(np.float32)
+        return (user_ids, scores) if return_user_ids else scores
+
+
 def fit_baselines(train: Any) -> list[_Baseline]:
-    """Popularity and the item-item baseline fitted on ``train`` (USER_ID, ITEM_ID rows)."""
-    return [PopularityBaseline(train), ItemItemBaseline(train)]
+    """Popularity, item-item and transitions baselines fitted on ``train``."""
+    return [PopularityBaseline(train), ItemItemBaseline(train), TransitionsBaseline(train)]

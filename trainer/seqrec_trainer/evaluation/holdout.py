@@ -2,9 +2,10 @@
 
 :func:`train_and_evaluate` is what ``seqrec evaluate --train`` runs: a leave-one-out split
 of one interaction table, a model trained on the training rows with the validation item
-for early stopping (and, under the ``auto`` recipe, the item-prior weight), then the test
-item ranked by the model, by popularity and by an item-item baseline fitted on the same
-training rows. :func:`compare_with_baselines` words the verdict.
+for early stopping (and, under the ``auto`` recipe, the item prior's kind and weight), then
+the test item ranked by the model and by the baselines of :mod:`.baselines` (popularity,
+item-item, transitions) fitted on the same training rows. :func:`compare_with_baselines`
+words the verdict.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def train_and_evaluate(
         from ..auto_recipe import choose_prior_weight
 
         choose_prior_weight(recommender, split.train, split.valid_input, split.valid, auto)
-        print(f"item_prior_weight = {auto.chosen['item_prior_weight']} (validation NDCG@10 by "
-              f"weight: {auto.chosen['validation_ndcg@10_by_prior_weight']})", flush=True)
+        print(f"item_prior_kind = {estimator.item_prior_kind!r}, item_prior_weight = "
+              f"{auto.chosen['item_prior_weight']} (validation NDCG@10 by kind and weight: "
+              f"{auto.chosen['validation_ndcg@10_by_prior_weight']})", flush=True)
     train_seconds = time.perf_counter() - started
     if baselines is None:
         baselines = fit_baselines(split.train)

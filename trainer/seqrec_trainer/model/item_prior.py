@@ -20,6 +20,10 @@ the 0/1 user x item matrix of the training histories. Two kinds of ``B``:
     (:func:`low_rank_ridge`), used with its diagonal set to zero like EASE's (an item
     never scores itself; the network subtracts it). Costs ``n_items x rank`` floats and a
     randomized SVD of the sparse ``X``, so it has no catalogue cap.
+``"transitions"``
+    Not a ``h @ B`` product: the items near each other in users' histories, scored from
+    the order of the user's most recent items (:mod:`.transition_prior`). Costs
+    ``n_items x 50`` indices and weights and no solve, so it has no catalogue cap.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ import torch
 from seqrec_runtime.param_checks import Choice, Int, Real, check_params
 
 from ..errors import InvalidParameterError
+from .transition_prior import transition_neighbors
 
 if TYPE_CHECKING:
     from .network import SASRecNetwork
 
-PRIOR_KINDS = ("ease", "low_rank")
+PRIOR_KINDS = ("ease", "low_rank", "transitions")
 #: The prior's parameters (0 weight turns the prior off).
 PRIOR_PARAMS = {
     "item_prior_weight": Real(low=0.0),
@@ -211,6 +216,13 @@ def fit_item_prior(
     if kind == "ease":
         gram = cooccurrence_gram(*histories, n_items)
         buffers = {"item_prior_matrix": weight * ease_matrix(gram, l2)}
+    elif kind == "transitions":
+        if network.item_prior_neighbor_weights is None:
+            raise ValueError("the network was built without a transitions item prior")
+        width = int(network.item_prior_neighbor_weights.shape[1])
+        indices, weights = transition_neighbors(*histories, n_items, width)
+        buffers = {"item_prior_neighbor_items": indices,
+                   "item_prior_neighbor_weights": weight * weights}
     else:
         if network.item_prior_scales is None:
             raise ValueError("the network was built without a low-rank item prior")
@@ -219,4 +231,5 @@ def fit_item_prior(
         buffers = {"item_prior_factors": factors, "item_prior_scales": weight * scales}
     with torch.no_grad():
         for name, value in buffers.items():
-            getattr(network, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+            buffer = getattr(network, name)
+            buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype))

@@ -10,6 +10,7 @@ from torch import nn
 from .attention import causal_padding_mask, last_query_mask, segment_causal_mask
 from .blocks import TransformerBlock
 from .dropout import FastDropout
+from .transition_prior import transition_scores
 
 
 class SASRecNetwork(nn.Module):
@@ -36,12 +37,19 @@ class SASRecNetwork(nn.Module):
         (EASE). An int ``r``: it is ``item_prior_factors @ diag(item_prior_scales) @
         item_prior_factors.T`` with its diagonal set to zero, from buffers of shape
         ``(n_items, r)`` and ``(r,)``.
+    item_prior_neighbors
+        An int ``k``: the ``"transitions"`` prior instead (see :mod:`.transition_prior`),
+        ``item_prior_neighbor_items`` / ``item_prior_neighbor_weights`` of shape
+        ``(n_items, k)``, scored from the order of ``item_seq`` (``history_items`` is
+        not used). Overrides ``item_prior_rank``.
     """
 
     # prior buffers (registered in __init__; None when the network has no such prior)
     item_prior_matrix: torch.Tensor | None
     item_prior_factors: torch.Tensor | None
     item_prior_scales: torch.Tensor | None
+    item_prior_neighbor_items: torch.Tensor | None
+    item_prior_neighbor_weights: torch.Tensor | None
 
     def __init__(
         self,
@@ -53,6 +61,7 @@ class SASRecNetwork(nn.Module):
         dropout_rate: float = 0.2,
         item_prior: bool = False,
         item_prior_rank: int | None = None,
+        item_prior_neighbors: int | None = None,
     ) -> None:
         super().__init__()
         self.n_items = n_items
@@ -65,14 +74,20 @@ class SASRecNetwork(nn.Module):
             TransformerBlock(hidden_units, num_heads, dropout_rate) for _ in range(num_blocks)
         )
         self.final_norm = nn.LayerNorm(hidden_units, eps=1e-8)
-        full = item_prior and item_prior_rank is None
-        low_rank = item_prior and item_prior_rank is not None
+        transitions = item_prior and item_prior_neighbors is not None
+        full = item_prior and not transitions and item_prior_rank is None
+        low_rank = item_prior and not transitions and item_prior_rank is not None
         # None buffers are left out of state_dict(), so models without a prior keep theirs
         self.register_buffer("item_prior_matrix", torch.zeros(n_items, n_items) if full else None)
         rank = item_prior_rank or 0
         self.register_buffer("item_prior_factors",
                              torch.zeros(n_items, rank) if low_rank else None)
         self.register_buffer("item_prior_scales", torch.zeros(rank) if low_rank else None)
+        width = item_prior_neighbors or 0
+        self.register_buffer("item_prior_neighbor_items", torch.zeros(
+            n_items, width, dtype=torch.long) if transitions else None)
+        self.register_buffer("item_prior_neighbor_weights",
+                             torch.zeros(n_items, width) if transitions else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -132,7 +147,8 @@ class SASRecNetwork(nn.Module):
     @property
     def has_item_prior(self) -> bool:
         """Whether :meth:`forward` adds an item-prior term (built with ``item_prior=True``)."""
-        return self.item_prior_matrix is not None or self.item_prior_factors is not None
+        return (self.item_prior_matrix is not None or self.item_prior_factors is not None
+                or self.item_prior_neighbor_items is not None)
 
     def history_prior(self, history_items: torch.Tensor) -> torch.Tensor:
         """Item-prior term ``(B, n_items)``: the sum of the prior rows of the given items.
@@ -163,10 +179,16 @@ class SASRecNetwork(nn.Module):
 
         With an item prior, ``history_items`` (the items of the user's whole history, any
         ``(B, H)`` index matrix, 0 = padding) feed the prior term; ``None`` uses
-        ``item_seq``. Without a prior it is ignored.
+        ``item_seq``. Without a prior it is ignored, and so is it by the ``"transitions"``
+        prior, which reads the order of ``item_seq``.
         """
         scores = self.encode_last(item_seq) @ self.item_weights().T
-        if self.has_item_prior:
+        neighbor_items = self.item_prior_neighbor_items
+        neighbor_weights = self.item_prior_neighbor_weights
+        if neighbor_items is not None and neighbor_weights is not None:
+            prior = transition_scores(item_seq, neighbor_items, neighbor_weights, self.n_items)
+            scores = scores + prior
+        elif self.has_item_prior:
             history = item_seq if history_items is None else history_items
             scores = scores + self.history_prior(history)
         return scores
