@@ -37,7 +37,15 @@ from ..model.item_prior import (
     ease_matrix,
     low_rank_ridge,
 )
-from ..model.transition_prior import transition_neighbors, transition_scores_numpy
+from ..model.transition_prior import (
+    NEIGHBORS,
+    RECENCY_DECAY,
+    RECENT_ITEMS,
+    TRANSITION_DECAY,
+    TRANSITION_WINDOW,
+    transition_neighbors,
+    transition_scores_numpy,
+)
 
 Table = dict[str, np.ndarray]
 
@@ -181,16 +189,24 @@ class TransitionsBaseline(_Baseline):
     ----------
     train
         USER_ID, ITEM_ID (and TIMESTAMP) table of the training rows.
+    neighbors, window, decay, recent_items, recency_decay
+        The prior's settings (default: the library's constants, which the model's prior
+        uses); other values serve studies of those settings.
     """
 
     name = "transitions"
 
-    def __init__(self, train: Any) -> None:
+    def __init__(self, train: Any, neighbors: int = NEIGHBORS,
+                 window: int = TRANSITION_WINDOW, decay: float = TRANSITION_DECAY,
+                 recent_items: int = RECENT_ITEMS, recency_decay: float = RECENCY_DECAY,
+                 ) -> None:
         users, items = _chronological(train)
         self.item_ids_, columns = np.unique(items, return_inverse=True)
         rows = np.unique(users, return_inverse=True)[1]
         self.indices_, self.weights_ = transition_neighbors(
-            rows, columns + 1, len(self.item_ids_))
+            rows, columns + 1, len(self.item_ids_), neighbors, window, decay)
+        self.recent_items = recent_items
+        self.recency_decay = recency_decay
         self.description = "items near the last ones in training histories"
 
     def score_items(self, interactions: Any, return_user_ids: bool = False):
@@ -204,7 +220,8 @@ class TransitionsBaseline(_Baseline):
             known = columns[start:stop]
             histories.append(known[known >= 0])
         scores = transition_scores_numpy(histories, self.indices_, self.weights_,
-                                         len(self.item_ids_)).astype(np.float32)
+                                         len(self.item_ids_), self.recent_items,
+                                         self.recency_decay).astype(np.float32)
         return (user_ids, scores) if return_user_ids else scores
 
 

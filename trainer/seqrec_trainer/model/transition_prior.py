@@ -34,7 +34,8 @@ NEIGHBORS = 50
 
 
 def transition_counts(
-    rows: np.ndarray, items: np.ndarray, n_items: int
+    rows: np.ndarray, items: np.ndarray, n_items: int, window: int = TRANSITION_WINDOW,
+    decay: float = TRANSITION_DECAY,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Symmetric, distance-decayed pair counts of the histories, as coordinate arrays.
 
@@ -45,6 +46,8 @@ def transition_counts(
         each row; ``items`` are model indices ``1..n_items`` (0 = padding, skipped).
     n_items
         Catalogue size.
+    window, decay
+        Largest distance counted, and the weight ``decay ** (d - 1)`` of distance ``d``.
 
     Returns
     -------
@@ -56,12 +59,12 @@ def transition_counts(
     known = items > 0
     rows, items = rows[known], items[known] - 1
     keys, weights = [], []
-    for distance in range(1, TRANSITION_WINDOW + 1):
+    for distance in range(1, window + 1):
         same_row = rows[distance:] == rows[:-distance]
         earlier, later = items[:-distance][same_row], items[distance:][same_row]
         distinct = earlier != later
         earlier, later = earlier[distinct], later[distinct]
-        weight = TRANSITION_DECAY ** (distance - 1)
+        weight = decay ** (distance - 1)
         keys += [earlier * n_items + later, later * n_items + earlier]
         weights += [np.full(2 * len(earlier), weight)]
     if not keys:
@@ -73,13 +76,14 @@ def transition_counts(
 
 
 def transition_neighbors(
-    rows: np.ndarray, items: np.ndarray, n_items: int, neighbors: int = NEIGHBORS
+    rows: np.ndarray, items: np.ndarray, n_items: int, neighbors: int = NEIGHBORS,
+    window: int = TRANSITION_WINDOW, decay: float = TRANSITION_DECAY,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``"transitions"`` prior's tables, fitted on training histories.
 
     Parameters
     ----------
-    rows, items, n_items
+    rows, items, n_items, window, decay
         As in :func:`transition_counts`.
     neighbors
         Cells kept per item (the largest ones).
@@ -90,7 +94,7 @@ def transition_neighbors(
         ``(n_items, neighbors)`` int64 score columns and float32 weights in ``[0, 1]``;
         unused slots point at column 0 with weight 0.
     """
-    source, target, counts = transition_counts(rows, items, n_items)
+    source, target, counts = transition_counts(rows, items, n_items, window, decay)
     indices = np.zeros((n_items, neighbors), dtype=np.int64)
     weights = np.zeros((n_items, neighbors), dtype=np.float32)
     if len(counts) == 0:
@@ -131,13 +135,18 @@ def transition_scores(
 
 
 def transition_scores_numpy(
-    histories: list[np.ndarray], indices: np.ndarray, weights: np.ndarray, n_items: int
+    histories: list[np.ndarray], indices: np.ndarray, weights: np.ndarray, n_items: int,
+    recent_items: int = RECENT_ITEMS, recency_decay: float = RECENCY_DECAY,
 ) -> np.ndarray:
-    """:func:`transition_scores` for chronological 0-based column histories, in numpy."""
+    """:func:`transition_scores` for chronological 0-based column histories, in numpy.
+
+    ``recent_items`` and ``recency_decay`` may differ from the graph's constants (for
+    studies of the prior's settings).
+    """
     scores = np.zeros((len(histories), n_items), dtype=np.float64)
     for row, history in enumerate(histories):
-        recent = np.asarray(history, dtype=np.int64)[-RECENT_ITEMS:]
-        recency = RECENCY_DECAY ** np.arange(len(recent))[::-1]
+        recent = np.asarray(history, dtype=np.int64)[-recent_items:]
+        recency = recency_decay ** np.arange(len(recent))[::-1]
         np.add.at(scores[row], indices[recent].ravel(),
                   (weights[recent] * recency[:, None]).ravel())
     return scores
