@@ -227,7 +227,7 @@ def _read_data(args: argparse.Namespace) -> Any:
     """``--data`` read by its format's loader, or as the column flags / --schema say."""
     from seqrec_trainer.data.columns import column_mapping, read_interactions
 
-    from .main import require_file
+    from .inputs import require_file
 
     require_file(str(args.data), "--data")
     if column_mapping(args) or getattr(args, "schema", None):

@@ -1,4 +1,8 @@
-"""seqrec command line: train, export, refit-prior, evaluate, recommend."""
+"""seqrec command line: train, export, refit-prior, evaluate, recommend.
+
+``train``, ``export`` and ``refit-prior`` live here; ``evaluate`` in :mod:`.evaluate`,
+``recommend`` in :mod:`.recommend`; the input-file checks they share in :mod:`.inputs`.
+"""
 
 from __future__ import annotations
 
@@ -10,37 +14,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from seqrec_trainer.data.columns import MAPPING_HINT, add_column_flags, read_interactions
 from seqrec_trainer.distributed import is_main_process
 from seqrec_trainer.distributed.launcher import add_launch_flags, join_torchrun_job, launch_from_cli
 from seqrec_trainer.errors import InvalidParameterError, SeqrecError
 
+from .inputs import FORMATS, InputNotFoundError, require_directory, require_file
+from .recommend import add_recommend_parser, load_any, run_recommend
+
+__all__ = ["InputNotFoundError", "build_parser", "export_summary", "load_any", "main",
+           "require_directory", "require_file"]
+
 #: The item-prior parameters (``seqrec refit-prior`` takes only these).
 _PRIOR_PARAMS = ("item_prior_weight", "item_prior_l2", "item_prior_kind", "item_prior_rank")
-_FORMATS = " or a SASRec .txt / MovieLens .dat / MovieLens ratings.csv file"
-
-
-class InputNotFoundError(SeqrecError, FileNotFoundError):
-    """An input file or directory named on the command line does not exist."""
-
-
-def require_file(path: str | None, flag: str) -> None:
-    """Raise the same error in every command for a missing input file."""
-    if path is None:
-        return
-    if not Path(path).exists():
-        raise InputNotFoundError(f"no such file: {path} ({flag})")
-    if Path(path).is_dir():
-        raise InputNotFoundError(f"{path} is a directory, expected a file ({flag})")
-
-
-def require_directory(path: str, what: str) -> None:
-    """Raise the same error in every command for a missing model / artifact directory."""
-    if not Path(path).exists():
-        raise InputNotFoundError(f"no such directory: {path} ({what})")
-    if not Path(path).is_dir():
-        raise InputNotFoundError(f"{path} is a file, expected a directory ({what})")
 
 
 def _check_model_output(output: str, overwrite: bool, source: str | None = None) -> None:
@@ -83,7 +69,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        "--output. Estimator parameters default to the --preset's values, "
                        "else to the estimator's own defaults.")
     p.add_argument("--interactions", required=True, metavar="FILE",
-                   help=f"CSV/Parquet with USER_ID, ITEM_ID, TIMESTAMP[, OUTCOME]{_FORMATS}")
+                   help=f"CSV/Parquet with USER_ID, ITEM_ID, TIMESTAMP[, OUTCOME]{FORMATS}")
     p.add_argument("--items", metavar="FILE",
                    help="CSV/Parquet item catalogue with ITEM_ID (default: none, the items "
                    "of --interactions)")
@@ -233,7 +219,7 @@ def _add_refit_prior(sub: argparse._SubParsersAction) -> None:
                        "(the trained network is kept) and save the result")
     p.add_argument("model_dir", help="saved model directory")
     p.add_argument("--interactions", required=True, metavar="FILE",
-                   help=f"CSV/Parquet of the training rows (USER_ID, ITEM_ID, TIMESTAMP){_FORMATS}")
+                   help=f"CSV/Parquet of the training rows (USER_ID, ITEM_ID, TIMESTAMP){FORMATS}")
     add_column_flags(p)
     _add_output(p)
     add_estimator_flags(p, only=_PRIOR_PARAMS, show_defaults=False,
@@ -257,92 +243,6 @@ def _run_refit_prior(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_recommend(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recommend", help="top-k items per user from a model dir or artifact",
-                       description="Write USER_ID,RANK,ITEM_ID,SCORE rows (CSV): each user's "
-                       "top-k items, best first, with the model's score of each.")
-    p.add_argument("model", help="saved model directory or exported artifact directory")
-    p.add_argument("--interactions", required=True, metavar="FILE",
-                   help=f"CSV/Parquet of users' histories{_FORMATS}")
-    add_column_flags(p)
-    p.add_argument("--top-k", type=int, default=10, help="items per user (default: 10)")
-    p.add_argument("--temperature", type=float, default=0.0,
-                   help="0 = deterministic top-k; > 0 samples items from softmax(scores / T) "
-                   "(default: 0)")
-    seen = p.add_mutually_exclusive_group()
-    seen.add_argument("--include-seen", dest="exclude_seen", action="store_false",
-                      help="also recommend items already in the user's history (for "
-                      "re-consumption catalogues: music, groceries); by default they are "
-                      "left out")
-    seen.add_argument("--exclude-seen", dest="exclude_seen", action="store_true",
-                      help="leave out items already in the user's history (the default)")
-    p.set_defaults(exclude_seen=True)
-    p.add_argument("--seed", type=int, default=None,
-                   help="random seed of the sampling (default: none, a fresh draw)")
-    p.add_argument("--output", help="CSV file to write (default: standard output)")
-
-
-def load_any(path: str | Path):
-    """A runtime for an artifact directory, a trainer recommender for a model directory."""
-    path = Path(path)
-    if (path / "manifest.json").is_file():
-        import seqrec_runtime
-
-        return seqrec_runtime.load(path)
-    from seqrec_trainer.recommender import SequentialRecommender
-
-    return SequentialRecommender.load(path)
-
-
-def _run_recommend(args: argparse.Namespace) -> int:
-    require_directory(args.model, "MODEL")
-    require_file(args.interactions, "--interactions")
-    require_file(args.schema, "--schema")
-    model = load_any(args.model)
-    table = read_interactions(args.interactions, args).fetch_data()
-    users, recs = model.recommend(
-        table, top_k=args.top_k, sampling_temperature=args.temperature,
-        exclude_seen=args.exclude_seen, random_state=args.seed, return_user_ids=True,
-    )
-    scores = _recommended_scores(model, table, users, recs)
-    lines = ["USER_ID,RANK,ITEM_ID,SCORE"]
-    for user, row, row_scores in zip(users, recs, scores, strict=True):
-        lines.extend(f"{user},{r + 1},{item},{score:.6g}"
-                     for r, (item, score) in enumerate(zip(row, row_scores, strict=True)))
-    text = "\n".join(lines) + "\n"
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-#: Scores computed per chunk of users by ``seqrec recommend`` (float32 cells, ~256 MB).
-_SCORE_CELLS_PER_CHUNK = 2**26
-
-
-def _recommended_scores(model: Any, table: dict[str, np.ndarray], users: np.ndarray,
-                        recs: np.ndarray) -> np.ndarray:
-    """The model's score of each recommended item (rows and order of ``recs``), scoring a
-    chunk of users at a time so a large catalogue never needs every user's full row."""
-    from seqrec_runtime.table import USER_ID
-
-    columns = {item: j for j, item in enumerate(model.item_ids_.tolist())}
-    index = np.vectorize(columns.__getitem__, otypes=[np.int64])(recs) if recs.size else recs
-    index = index.astype(np.int64)
-    out = np.empty(recs.shape, dtype=np.float32)
-    step = max(1, _SCORE_CELLS_PER_CHUNK // max(1, len(columns)))
-    row_users = np.asarray(table[USER_ID])
-    with warnings.catch_warnings():  # recommend already warned (cold users...)
-        warnings.simplefilter("ignore")
-        for start in range(0, len(users), step):
-            chunk = users[start:start + step]
-            rows = np.isin(row_users, chunk) if len(chunk) < len(users) else slice(None)
-            scores = model.score_items({k: np.asarray(v)[rows] for k, v in table.items()})
-            out[start:start + step] = np.take_along_axis(scores, index[start:start + step], 1)
-    return out
-
-
 def _version() -> str:
     from seqrec_trainer import __version__
 
@@ -357,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_export(sub)
     _add_refit_prior(sub)
-    _add_recommend(sub)
+    add_recommend_parser(sub)
     try:
         from .evaluate import add_evaluate_parser
 
@@ -385,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("seqrec").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
     args.command_line = list(sys.argv[1:] if argv is None else argv)
-    handlers = {"train": _run_train, "export": _run_export, "recommend": _run_recommend,
+    handlers = {"train": _run_train, "export": _run_export, "recommend": run_recommend,
                 "refit-prior": _run_refit_prior}
     previous = warnings.showwarning
     warnings.showwarning = _warnings_to_stderr(args.command)

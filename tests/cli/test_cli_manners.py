@@ -187,14 +187,14 @@ def test_recommend_scores_are_the_model_scores_chunk_by_chunk(tmp_path, train_cs
                                                                synthetic_table, capsys,
                                                                monkeypatch):
     import numpy as np
-    import seqrec_cli.main as cli
+    import seqrec_cli.recommend as cli
     from seqrec_trainer import SequentialRecommender
 
     model_dir = tmp_path / "model"
     assert main(["train", "--interactions", str(train_csv), "--output", str(model_dir),
                  *FAST]) == 0
     model = SequentialRecommender.load(model_dir)
-    monkeypatch.setattr(cli, "_SCORE_CELLS_PER_CHUNK", 3 * len(model.item_ids_))  # 3 users
+    monkeypatch.setattr(cli, "SCORE_CELLS_PER_CHUNK", 3 * len(model.item_ids_))  # 3 users
     capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

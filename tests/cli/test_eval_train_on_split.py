@@ -30,8 +30,8 @@ def test_train_on_split_in_one_command(tmp_path, synthetic_table, capsys):
     assert "epochs = 1  (set by the caller (the recipe chose" in printed
     assert "== item-item" in printed and "full: " in printed
     payload = json.loads(report.read_text())
-    assert set(payload["baselines"]) == {"popularity", "item-item"}
-    assert len(payload["verdict"]) == 2
+    assert set(payload["baselines"]) == {"popularity", "item-item", "transitions"}
+    assert len(payload["verdict"]) == 3
     # the saved model was trained on the split's training rows only: no leak warning
     assert (out / "auto_recipe.json").is_file()
     code = cli.main(["evaluate", "--data", str(data), "--model", str(out), "--ks", "10",
