@@ -46,7 +46,7 @@ from .presets import get_preset
 #: Most (training target x item) scores per epoch trained with the full softmax; beyond
 #: it the sampled softmax (an epoch's cost grows with targets times items).
 FULL_SOFTMAX_SCORES = 20_000_000_000
-#: Negatives per batch of the sampled softmax beyond :data:`FULL_SOFTMAX_ITEMS` items.
+#: Negatives per batch of the sampled softmax (beyond :data:`FULL_SOFTMAX_SCORES`).
 SAMPLED_NEGATIVES = 2048
 #: Training targets (positions with a next item) over all epochs; sets the epoch count.
 TRAINING_TARGETS = 2_000_000
