@@ -41,6 +41,21 @@ def _pair(result: dict) -> str:
     return f"{result['NDCG@10']:.4f} / {result['HR@10']:.4f}"
 
 
+def as_misses(result: dict) -> dict:
+    """NDCG@10 and HR@10 over every test user, those whose target item never occurs in the
+    training rows counted as misses (how the published Beauty numbers count them); the
+    evaluation itself leaves such users out."""
+    unknown = result.get("n_skipped_unknown_target", 0)
+    share = result["n_users"] / (result["n_users"] + unknown)
+    return {"NDCG@10": result["NDCG@10"] * share, "HR@10": result["HR@10"] * share}
+
+
+def _model_cell(result: dict) -> str:
+    if not result.get("n_skipped_unknown_target"):
+        return _pair(result)
+    return f"{_pair(result)} ({_pair(as_misses(result))} counting unknown targets as misses)"
+
+
 def _baseline(test: dict, name: str) -> str:
     """A baseline's pair, or a dash for results written before it existed."""
     return _pair(test[name]["full"]) if name in test else "—"
@@ -60,7 +75,7 @@ def render(rows: list[dict]) -> str:
         sets = ", ".join(f"{k}={json.dumps(v)}" for k, v in r.get("overrides", {}).items())
         recipe = f"`{r['recipe']}`" + (f" ({sets})" if sets else "")
         lines.append(
-            f"| {r['dataset']} | {recipe} | {_pair(model['full']) if model else '—'} | "
+            f"| {r['dataset']} | {recipe} | {_model_cell(model['full']) if model else '—'} | "
             f"{_pair(test['popularity']['full'])} | {_pair(test['item-item']['full'])} | "
             f"{_baseline(test, 'transitions')} | "
             f"{_pair(model['sampled']) if model else '—'} | "
