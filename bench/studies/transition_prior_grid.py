@@ -2,8 +2,9 @@
 
 The prior alone (:class:`seqrec_trainer.evaluation.baselines.TransitionsBaseline`) is
 fitted on the training rows of the leave-one-out split, changing one setting at a time
-around the library's constants: the pair window, the pair decay, the recency decay, the
-number of recent items read and the neighbours kept per item. Ranks the validation item
+around :data:`START` (the settings the study began from): the pair window, the pair decay,
+the recency decay, the number of recent items read and the neighbours kept per item; the
+last row is the library's current constants. Ranks the validation item
 of at most ``--users`` users (a fixed random draw) by full ranking, seen items removed;
 the test item is never read.
 
@@ -31,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import SHARED_DATA  # noqa: E402
 from quality import DATASETS  # noqa: E402
 
-DEFAULTS = {"window": TRANSITION_WINDOW, "decay": TRANSITION_DECAY,
-            "recency_decay": RECENCY_DECAY, "recent_items": RECENT_ITEMS, "neighbors": NEIGHBORS}
+#: Where the one-at-a-time changes start.
+START = {"window": 3, "decay": 0.5, "recency_decay": 0.5, "recent_items": 8, "neighbors": 50}
+LIBRARY = {"window": TRANSITION_WINDOW, "decay": TRANSITION_DECAY,
+           "recency_decay": RECENCY_DECAY, "recent_items": RECENT_ITEMS, "neighbors": NEIGHBORS}
 GRID = [{}, {"window": 1}, {"window": 2}, {"window": 5}, {"decay": 0.3}, {"decay": 0.8},
         {"recency_decay": 0.3}, {"recency_decay": 0.7}, {"recent_items": 1},
         {"recent_items": 3}, {"neighbors": 20}, {"neighbors": 100}]
@@ -57,11 +60,12 @@ def main() -> int:
     valid_input = {k: v[np.isin(split.train["USER_ID"], kept)] for k, v in split.train.items()}
     valid = {k: v[np.isin(split.valid["USER_ID"], kept)] for k, v in split.valid.items()}
     print(f"{args.dataset}: {len(kept)} validation users, full ranking, seen items removed")
-    for change in GRID:
-        settings = {**DEFAULTS, **change}
+    for change in [*GRID, None]:
+        settings = LIBRARY if change is None else {**START, **change}
         result = evaluate(TransitionsBaseline(split.train, **settings), valid_input, valid,
                           protocol="full", ks=(10,))
-        label = ", ".join(f"{k}={v}" for k, v in change.items()) or "library defaults"
+        label = ("library constants" if change is None else
+                 ", ".join(f"{k}={v}" for k, v in change.items()) or "start")
         print(f"{label:<24} NDCG@10 {result['NDCG@10']:.4f}  HR@10 {result['HR@10']:.4f}",
               flush=True)
     return 0

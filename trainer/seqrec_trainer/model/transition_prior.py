@@ -24,7 +24,7 @@ import torch
 #: Largest distance between two items of one history that still counts as a pair.
 TRANSITION_WINDOW = 3
 #: Weight of a pair at distance ``d``: ``TRANSITION_DECAY ** (d - 1)``.
-TRANSITION_DECAY = 0.5
+TRANSITION_DECAY = 0.8
 #: Most recent items of a history whose neighbours are scored.
 RECENT_ITEMS = 8
 #: Weight of the ``j``-th most recent item (0 = latest): ``RECENCY_DECAY ** j``.
