@@ -48,7 +48,8 @@ bench-quick: $(STAMP)
 	$(PY) bench/run_all.py --quick
 
 # MovieLens-1M presets, then one row per dataset of ../shared/data (auto recipe beside
-# popularity and item-item baselines; skips what is absent), then the table and figure.
+# popularity, item-item and transitions baselines; skips what is absent), then the table
+# and figure.
 bench-quality: $(STAMP)
 	$(PY) bench/quality_ml1m.py
 	$(PY) bench/quality.py --dataset ml-1m --baselines-only
